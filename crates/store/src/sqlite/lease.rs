@@ -1,0 +1,51 @@
+//! Lease deadlines of the SQLite store. The lease table holds which leases
+//! exist and their TTLs; the deadlines live in memory, as in etcd: after a
+//! restart every lease gets its full TTL again.
+
+use crate::types::LeaseId;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+pub(crate) struct Leases {
+    deadlines: Mutex<HashMap<LeaseId, (i64, Instant)>>,
+}
+
+impl Leases {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LeaseId, (i64, Instant)>> {
+        self.deadlines.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts (or restarts) a lease's countdown.
+    pub(crate) fn track(&self, id: LeaseId, ttl: i64) {
+        let deadline = Instant::now() + Duration::from_secs(ttl.max(1) as u64);
+        self.lock().insert(id, (ttl, deadline));
+    }
+
+    pub(crate) fn forget(&self, id: LeaseId) {
+        self.lock().remove(&id);
+    }
+
+    /// Renews a lease that has not expired; returns its TTL.
+    pub(crate) fn keep_alive(&self, id: LeaseId) -> Option<i64> {
+        let mut map = self.lock();
+        let now = Instant::now();
+        let (ttl, deadline) = map.get_mut(&id)?;
+        if *deadline <= now {
+            return None;
+        }
+        *deadline = now + Duration::from_secs(*ttl as u64);
+        Some(*ttl)
+    }
+
+    /// Leases whose deadline has passed.
+    pub(crate) fn expired(&self) -> Vec<LeaseId> {
+        let now = Instant::now();
+        self.lock()
+            .iter()
+            .filter(|(_, (_, deadline))| *deadline <= now)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}

@@ -1,0 +1,210 @@
+//! The embedded backend: SQLite (bundled) in WAL mode under a data
+//! directory, with `synchronous=FULL` so that an acknowledged write survives
+//! a crash. One writer thread group-commits concurrent writes; readers read
+//! snapshots beside it; a hub fans committed events out to watches.
+
+mod lease;
+mod reads;
+mod schema;
+mod watch;
+mod writer;
+
+use crate::error::{Error, Result};
+use crate::types::*;
+use crate::Store;
+use async_trait::async_trait;
+use reads::ReadPool;
+use std::path::Path;
+use std::sync::{mpsc, Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use watch::Hub;
+use writer::{Request, Writer};
+
+/// The file the store keeps under its data directory.
+pub const DB_FILE: &str = "state.db";
+
+/// How often expired leases are looked for.
+const LEASE_CHECK: Duration = Duration::from_millis(250);
+
+/// The embedded store. Cheap to share behind an `Arc`; dropping the last
+/// handle (or [`SqliteStore::close`]) stops its writer and ends its watches.
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: String,
+    requests: Mutex<Option<mpsc::Sender<Request>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    reads: Arc<ReadPool>,
+    hub: Arc<Hub>,
+    leases: Arc<lease::Leases>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store under `data_dir`. Must be called
+    /// inside a tokio runtime: lease expiry and watches run as tasks.
+    pub async fn open(data_dir: &Path) -> Result<SqliteStore> {
+        let dir = data_dir.to_owned();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&dir))
+            .await
+            .map_err(|_| Error::Closed)?
+    }
+
+    fn open_blocking(data_dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(data_dir).map_err(|source| Error::Io {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        let db = data_dir.join(DB_FILE);
+        let path = db.display().to_string();
+        let sql = schema::sql_err(&path);
+        let conn = schema::open_connection(&db).map_err(&sql)?;
+        conn.execute_batch(schema::SCHEMA).map_err(&sql)?;
+        let revs = schema::read_revisions(&conn).map_err(&sql)?;
+        let leases = Arc::new(lease::Leases::default());
+        {
+            let mut stmt = conn.prepare("SELECT id, ttl FROM lease").map_err(&sql)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(&sql)?;
+            for row in rows {
+                let (id, ttl) = row.map_err(&sql)?;
+                leases.track(id, ttl);
+            }
+        }
+        let hub = Arc::new(Hub::new(revs.current, revs.compacted));
+        let writer = Writer::new(conn, path.clone(), hub.clone(), leases.clone())?;
+        let (tx, rx) = mpsc::channel();
+        let writer_hub = hub.clone();
+        let handle = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || {
+                writer.run(rx);
+                writer_hub.close();
+            })
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+        drop(sql);
+        let inner = Arc::new(Inner {
+            path,
+            requests: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+            reads: ReadPool::new(db),
+            hub,
+            leases,
+        });
+        tokio::spawn(expire_leases(Arc::downgrade(&inner)));
+        Ok(SqliteStore { inner })
+    }
+
+    /// Stops the writer after the writes already queued and waits for it,
+    /// so that the data directory can be reopened at once.
+    pub async fn close(&self) {
+        let sender = self.inner.lock_requests().take();
+        drop(sender);
+        let handle = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+}
+
+impl Inner {
+    fn lock_requests(&self) -> std::sync::MutexGuard<'_, Option<mpsc::Sender<Request>>> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a request for the writer and waits for its answer.
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Request) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let guard = self.lock_requests();
+            let sender = guard.as_ref().ok_or(Error::Closed)?;
+            sender.send(make(tx)).map_err(|_| Error::Closed)?;
+        }
+        rx.await.map_err(|_| Error::Closed)?
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Let the writer finish what is queued and exit; it closes the hub.
+        self.lock_requests().take();
+    }
+}
+
+/// Revokes leases whose deadline passed, until the store is dropped.
+async fn expire_leases(inner: Weak<Inner>) {
+    let mut tick = tokio::time::interval(LEASE_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        for id in inner.leases.expired() {
+            match inner.call(|tx| Request::LeaseRevoke(id, tx)).await {
+                Ok(()) | Err(Error::LeaseNotFound(_)) => {}
+                Err(Error::Closed) => return,
+                Err(e) => tracing::warn!(lease = id, error = %e, "lease expiry failed"),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn range(&self, req: RangeRequest) -> Result<RangeResponse> {
+        crate::limits::validate_range(&req)?;
+        self.inner.reads.range(req).await
+    }
+
+    async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
+        crate::limits::validate_txn(&txn)?;
+        self.inner.call(|tx| Request::Txn(txn, tx)).await
+    }
+
+    async fn watch(&self, req: WatchRequest) -> Result<WatchStream> {
+        watch::start(self.inner.hub.clone(), self.inner.reads.clone(), req)
+    }
+
+    async fn lease_grant(&self, ttl_seconds: i64) -> Result<LeaseId> {
+        if ttl_seconds < 1 {
+            return Err(Error::InvalidTtl(ttl_seconds));
+        }
+        self.inner
+            .call(|tx| Request::LeaseGrant(ttl_seconds, tx))
+            .await
+    }
+
+    async fn lease_keep_alive(&self, lease: LeaseId) -> Result<i64> {
+        self.inner
+            .leases
+            .keep_alive(lease)
+            .ok_or(Error::LeaseNotFound(lease))
+    }
+
+    async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
+        self.inner.call(|tx| Request::LeaseRevoke(lease, tx)).await
+    }
+
+    async fn compact(&self, revision: Revision) -> Result<()> {
+        self.inner.call(|tx| Request::Compact(revision, tx)).await
+    }
+
+    async fn revisions(&self) -> Result<Revisions> {
+        self.inner.reads.revisions().await
+    }
+}

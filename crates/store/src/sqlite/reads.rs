@@ -1,0 +1,91 @@
+//! Reads of the SQLite store. WAL lets readers run beside the writer, each
+//! on a snapshot; a small pool of connections serves them on tokio's
+//! blocking threads.
+
+use super::schema::{self, sql_err};
+use super::watch::Published;
+use crate::error::{Error, Result};
+use crate::types::{RangeRequest, RangeResponse, Revision, Revisions, WatchRequest};
+use rusqlite::Connection;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Idle connections kept for reuse; more are opened under load and closed.
+const MAX_IDLE: usize = 16;
+
+pub(crate) struct ReadPool {
+    db: PathBuf,
+    path: String,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    pub(crate) fn new(db: PathBuf) -> Arc<ReadPool> {
+        Arc::new(ReadPool {
+            path: db.display().to_string(),
+            db,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs `f` in a read transaction (one snapshot) on a pooled connection.
+    async fn with_snapshot<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection, Revisions, &str) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let pool = self.clone();
+        let join = tokio::task::spawn_blocking(move || {
+            let taken = pool.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let mut conn = match taken {
+                Some(c) => c,
+                None => schema::open_connection(&pool.db).map_err(sql_err(&pool.path))?,
+            };
+            let result = (|| {
+                let tx = conn.transaction().map_err(sql_err(&pool.path))?;
+                let revs = schema::read_revisions(&tx).map_err(sql_err(&pool.path))?;
+                let r = f(&tx, revs, &pool.path)?;
+                tx.finish().map_err(sql_err(&pool.path))?;
+                Ok(r)
+            })();
+            let mut idle = pool.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+            result
+        });
+        join.await.map_err(|_| Error::Closed)?
+    }
+
+    pub(crate) async fn range(self: &Arc<Self>, req: RangeRequest) -> Result<RangeResponse> {
+        self.with_snapshot(move |conn, revs, path| {
+            schema::range(conn, &req, revs).map_err(|e| e.into_error(path, req.revision))
+        })
+        .await
+    }
+
+    pub(crate) async fn revisions(self: &Arc<Self>) -> Result<Revisions> {
+        self.with_snapshot(|_, revs, _| Ok(revs)).await
+    }
+
+    /// History for a watch catching up; fails if `from_rev` is compacted.
+    pub(crate) async fn events(
+        self: &Arc<Self>,
+        req: &WatchRequest,
+        after_id: i64,
+        from_rev: Revision,
+        to_rev: Revision,
+        limit: usize,
+    ) -> Result<Vec<Published>> {
+        let req = req.clone();
+        self.with_snapshot(move |conn, revs, path| {
+            if from_rev < revs.compacted {
+                return Err(Error::Compacted {
+                    requested: from_rev,
+                    compacted: revs.compacted,
+                });
+            }
+            schema::events(conn, &req, after_id, from_rev, to_rev, limit).map_err(sql_err(path))
+        })
+        .await
+    }
+}

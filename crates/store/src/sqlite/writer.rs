@@ -1,0 +1,470 @@
+//! The single writer thread and its group commit.
+//!
+//! All writes go through one thread that owns the write connection. It takes
+//! every request waiting in its queue, applies each inside its own savepoint
+//! (so one failing request does not undo the others), and commits them as one
+//! SQLite transaction: one fsync for the whole batch. Throughput therefore
+//! grows with the number of concurrent writers. Only after the commit is on
+//! disk are the changes published to watchers and the callers answered.
+
+use super::schema::{self, sql_err, Stored};
+use super::watch::{Hub, Published};
+use crate::error::{Error, Result};
+use crate::types::*;
+use rusqlite::{params, Connection};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// The most requests committed in one transaction.
+const MAX_BATCH: usize = 512;
+/// Rows compaction deletes per transaction, so that writers never wait long.
+const COMPACT_CHUNK: i64 = 2_000;
+
+pub(crate) enum Request {
+    Txn(Txn, oneshot::Sender<Result<TxnResponse>>),
+    LeaseGrant(i64, oneshot::Sender<Result<LeaseId>>),
+    LeaseRevoke(LeaseId, oneshot::Sender<Result<()>>),
+    Compact(Revision, oneshot::Sender<Result<()>>),
+}
+
+/// The answer of one request, sent once the batch is committed.
+enum Reply {
+    Txn(oneshot::Sender<Result<TxnResponse>>, Result<TxnResponse>),
+    Lease(oneshot::Sender<Result<LeaseId>>, Result<LeaseId>),
+    Unit(oneshot::Sender<Result<()>>, Result<()>),
+}
+
+impl Reply {
+    fn fail(self, err: impl Fn() -> Error) -> Reply {
+        match self {
+            Reply::Txn(tx, Ok(_)) => Reply::Txn(tx, Err(err())),
+            Reply::Lease(tx, Ok(_)) => Reply::Lease(tx, Err(err())),
+            Reply::Unit(tx, Ok(_)) => Reply::Unit(tx, Err(err())),
+            other => other,
+        }
+    }
+
+    fn send(self) {
+        // A caller that stopped waiting is no error of ours.
+        match self {
+            Reply::Txn(tx, r) => drop(tx.send(r)),
+            Reply::Lease(tx, r) => drop(tx.send(r)),
+            Reply::Unit(tx, r) => drop(tx.send(r)),
+        }
+    }
+}
+
+pub(crate) struct Writer {
+    conn: Connection,
+    path: String,
+    rev: Revision,
+    compacted: Revision,
+    /// Compaction target whose old rows are still being deleted.
+    compacting: Option<Revision>,
+    hub: Arc<Hub>,
+    leases: Arc<super::lease::Leases>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        conn: Connection,
+        path: String,
+        hub: Arc<Hub>,
+        leases: Arc<super::lease::Leases>,
+    ) -> Result<Writer> {
+        let revs = schema::read_revisions(&conn).map_err(sql_err(&path))?;
+        // Finish a compaction a crash interrupted: its rows may remain.
+        let compacting = (revs.compacted > 0).then_some(revs.compacted);
+        Ok(Writer {
+            conn,
+            path,
+            rev: revs.current,
+            compacted: revs.compacted,
+            compacting,
+            hub,
+            leases,
+        })
+    }
+
+    /// Serves requests until every sender is gone.
+    pub(crate) fn run(mut self, rx: Receiver<Request>) {
+        loop {
+            let first = if self.compacting.is_some() {
+                match rx.try_recv() {
+                    Ok(r) => r,
+                    Err(TryRecvError::Empty) => {
+                        self.compact_chunk();
+                        continue;
+                    }
+                    Err(TryRecvError::Disconnected) => return,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => return,
+                }
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            self.commit_batch(batch);
+            if self.compacting.is_some() {
+                self.compact_chunk();
+            }
+        }
+    }
+
+    fn commit_batch(&mut self, batch: Vec<Request>) {
+        let start_rev = self.rev;
+        let mut replies = Vec::with_capacity(batch.len());
+        let mut published = Vec::new();
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            for req in batch {
+                self.reply_for(req, Err(self.commit_failed(&e))).send();
+            }
+            return;
+        }
+        for req in batch {
+            let reply = self.apply_in_savepoint(req, &mut published);
+            replies.push(reply);
+        }
+        let committed = (|| {
+            if self.rev != start_rev {
+                schema::write_meta(&self.conn, "rev", self.rev)?;
+            }
+            self.conn.execute_batch("COMMIT")
+        })();
+        if let Err(e) = committed {
+            tracing::error!(path = %self.path, error = %e, "store commit failed");
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.rev = start_rev;
+            for reply in replies {
+                reply.fail(|| self.commit_failed(&e)).send();
+            }
+            return;
+        }
+        self.hub.publish(self.rev, published);
+        for reply in replies {
+            reply.send();
+        }
+    }
+
+    fn commit_failed(&self, e: &rusqlite::Error) -> Error {
+        Error::CommitFailed {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// An error reply of the request's own kind.
+    fn reply_for(&self, req: Request, err: Result<()>) -> Reply {
+        let err = err.err().unwrap_or(Error::Closed);
+        match req {
+            Request::Txn(_, tx) => Reply::Txn(tx, Err(err)),
+            Request::LeaseGrant(_, tx) => Reply::Lease(tx, Err(err)),
+            Request::LeaseRevoke(_, tx) | Request::Compact(_, tx) => Reply::Unit(tx, Err(err)),
+        }
+    }
+
+    fn apply_in_savepoint(&mut self, req: Request, published: &mut Vec<Published>) -> Reply {
+        let rev_before = self.rev;
+        let events_before = published.len();
+        if let Err(e) = self.conn.execute_batch("SAVEPOINT req") {
+            let path = self.path.clone();
+            return self.reply_for(req, Err(sql_err(&path)(e)));
+        }
+        let reply = match req {
+            Request::Txn(txn, tx) => {
+                let r = self.apply_txn(&txn, published);
+                let ok = r.is_ok();
+                (Reply::Txn(tx, r), ok)
+            }
+            Request::LeaseGrant(ttl, tx) => {
+                let r = self.lease_grant(ttl);
+                let ok = r.is_ok();
+                (Reply::Lease(tx, r), ok)
+            }
+            Request::LeaseRevoke(id, tx) => {
+                let r = self.lease_revoke(id, published);
+                let ok = r.is_ok();
+                (Reply::Unit(tx, r), ok)
+            }
+            Request::Compact(rev, tx) => {
+                let r = self.start_compaction(rev);
+                let ok = r.is_ok();
+                (Reply::Unit(tx, r), ok)
+            }
+        };
+        let (reply, ok) = reply;
+        let end = if ok {
+            "RELEASE req"
+        } else {
+            self.rev = rev_before;
+            published.truncate(events_before);
+            "ROLLBACK TO req; RELEASE req"
+        };
+        if let Err(e) = self.conn.execute_batch(end) {
+            return reply.fail(|| self.commit_failed(&e));
+        }
+        reply
+    }
+
+    fn apply_txn(&mut self, txn: &Txn, published: &mut Vec<Published>) -> Result<TxnResponse> {
+        crate::limits::validate_txn(txn)?;
+        let path = self.path.clone();
+        let sql = sql_err(&path);
+        let mut succeeded = true;
+        for cmp in &txn.compares {
+            let current = schema::current(&self.conn, &cmp.key).map_err(&sql)?;
+            if !cmp.holds(current.as_ref().map(|s| &s.kv)) {
+                succeeded = false;
+                break;
+            }
+        }
+        let ops = if succeeded {
+            &txn.success
+        } else {
+            &txn.failure
+        };
+        let new_rev = self.rev + 1;
+        let mut wrote = false;
+        let mut responses = Vec::with_capacity(ops.len());
+        for op in ops {
+            let resp = match op {
+                TxnOp::Put { key, value, lease } => {
+                    let lease = lease.unwrap_or(0);
+                    if lease != 0 && !self.lease_exists(lease)? {
+                        return Err(Error::LeaseNotFound(lease));
+                    }
+                    let prev = schema::current(&self.conn, key).map_err(&sql)?;
+                    self.put_row(key, value, lease, new_rev, prev.as_ref(), published)?;
+                    wrote = true;
+                    TxnOpResponse::Put {
+                        prev_kv: prev.map(|p| p.kv),
+                    }
+                }
+                TxnOp::Delete { key, prefix } => {
+                    let end = prefix.then(|| prefix_end(key));
+                    let victims =
+                        schema::live_keys(&self.conn, key, end.as_deref()).map_err(&sql)?;
+                    for victim in &victims {
+                        self.delete_row(victim, new_rev, published)?;
+                    }
+                    wrote |= !victims.is_empty();
+                    TxnOpResponse::Delete {
+                        deleted: victims.len() as i64,
+                        prev_kvs: victims.into_iter().map(|v| v.kv).collect(),
+                    }
+                }
+                TxnOp::Get(req) => {
+                    // Reads inside a transaction see its earlier writes.
+                    let revs = Revisions {
+                        current: if wrote { new_rev } else { self.rev },
+                        compacted: self.compacted,
+                    };
+                    let resp = schema::range(&self.conn, req, revs)
+                        .map_err(|e| e.into_error(&path, req.revision))?;
+                    TxnOpResponse::Get(resp)
+                }
+            };
+            responses.push(resp);
+        }
+        if wrote {
+            self.rev = new_rev;
+        }
+        Ok(TxnResponse {
+            succeeded,
+            revision: self.rev,
+            responses,
+        })
+    }
+
+    fn put_row(
+        &mut self,
+        key: &str,
+        value: &[u8],
+        lease: LeaseId,
+        rev: Revision,
+        prev: Option<&Stored>,
+        published: &mut Vec<Published>,
+    ) -> Result<()> {
+        let (create_rev, version) = match prev {
+            Some(p) => (p.kv.create_revision, p.kv.version + 1),
+            None => (rev, 1),
+        };
+        let sql = sql_err(&self.path);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO kv (rev, key, deleted, create_rev, version, lease, value, prev_id)
+                 VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    rev,
+                    key,
+                    create_rev,
+                    version,
+                    lease,
+                    value,
+                    prev.map(|p| p.id)
+                ])
+            })
+            .map_err(&sql)?;
+        let id = self.conn.last_insert_rowid();
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO live (key, id, lease) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![key, id, lease]))
+            .map_err(&sql)?;
+        let kv = KeyValue {
+            key: key.to_owned(),
+            value: bytes::Bytes::copy_from_slice(value),
+            create_revision: create_rev,
+            mod_revision: rev,
+            version,
+            lease,
+        };
+        published.push(Published {
+            id,
+            event: schema::event_from(kv, false, prev.map(|p| p.kv.clone())),
+        });
+        Ok(())
+    }
+
+    fn delete_row(
+        &mut self,
+        victim: &Stored,
+        rev: Revision,
+        published: &mut Vec<Published>,
+    ) -> Result<()> {
+        let sql = sql_err(&self.path);
+        let key = &victim.kv.key;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO kv (rev, key, deleted, create_rev, version, lease, value, prev_id)
+                 VALUES (?1, ?2, 1, 0, 0, 0, x'', ?3)",
+            )
+            .and_then(|mut s| s.execute(params![rev, key, victim.id]))
+            .map_err(&sql)?;
+        let id = self.conn.last_insert_rowid();
+        self.conn
+            .prepare_cached("DELETE FROM live WHERE key = ?1")
+            .and_then(|mut s| s.execute([key]))
+            .map_err(&sql)?;
+        let tomb = KeyValue {
+            key: key.clone(),
+            value: bytes::Bytes::new(),
+            create_revision: 0,
+            mod_revision: rev,
+            version: 0,
+            lease: 0,
+        };
+        published.push(Published {
+            id,
+            event: schema::event_from(tomb, true, Some(victim.kv.clone())),
+        });
+        Ok(())
+    }
+
+    fn lease_exists(&self, lease: LeaseId) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM lease WHERE id = ?1")
+            .and_then(|mut s| s.exists([lease]))
+            .map_err(sql_err(&self.path))
+    }
+
+    fn lease_grant(&mut self, ttl: i64) -> Result<LeaseId> {
+        let sql = sql_err(&self.path);
+        let id = schema::read_meta(&self.conn, "lease_seq").map_err(&sql)? + 1;
+        schema::write_meta(&self.conn, "lease_seq", id).map_err(&sql)?;
+        self.conn
+            .execute(
+                "INSERT INTO lease (id, ttl) VALUES (?1, ?2)",
+                params![id, ttl],
+            )
+            .map_err(&sql)?;
+        self.leases.track(id, ttl);
+        Ok(id)
+    }
+
+    fn lease_revoke(&mut self, id: LeaseId, published: &mut Vec<Published>) -> Result<()> {
+        let path = self.path.clone();
+        let sql = sql_err(&path);
+        let removed = self
+            .conn
+            .execute("DELETE FROM lease WHERE id = ?1", [id])
+            .map_err(&sql)?;
+        if removed == 0 {
+            return Err(Error::LeaseNotFound(id));
+        }
+        let keys: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT key FROM live WHERE lease = ?1 ORDER BY key")
+            .and_then(|mut s| {
+                s.query_map([id], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(&sql)?;
+        if !keys.is_empty() {
+            let rev = self.rev + 1;
+            for key in &keys {
+                if let Some(victim) = schema::current(&self.conn, key).map_err(&sql)? {
+                    self.delete_row(&victim, rev, published)?;
+                }
+            }
+            self.rev = rev;
+        }
+        self.leases.forget(id);
+        Ok(())
+    }
+
+    fn start_compaction(&mut self, rev: Revision) -> Result<()> {
+        if rev > self.rev {
+            return Err(Error::FutureRevision {
+                requested: rev,
+                current: self.rev,
+            });
+        }
+        if rev <= self.compacted {
+            return Err(Error::Compacted {
+                requested: rev,
+                compacted: self.compacted,
+            });
+        }
+        schema::write_meta(&self.conn, "compacted", rev).map_err(sql_err(&self.path))?;
+        self.compacted = rev;
+        self.hub.set_compacted(rev);
+        self.compacting = Some(rev);
+        Ok(())
+    }
+
+    /// Deletes one chunk of history below the compaction target: every row
+    /// older than the target that a newer row at or below it supersedes, and
+    /// tombstones older than the target. Rows at the target stay, so a watch
+    /// from the compacted revision still sees every change.
+    fn compact_chunk(&mut self) {
+        let Some(rev) = self.compacting else { return };
+        let deleted = self.conn.execute(
+            "DELETE FROM kv WHERE id IN (
+                SELECT k.id FROM kv k WHERE k.rev < ?1 AND (k.deleted = 1 OR EXISTS (
+                    SELECT 1 FROM kv n WHERE n.key = k.key AND n.id > k.id AND n.rev <= ?1))
+                LIMIT ?2)",
+            params![rev, COMPACT_CHUNK],
+        );
+        match deleted {
+            Ok(n) if (n as i64) < COMPACT_CHUNK => {
+                tracing::debug!(revision = rev, "compaction finished");
+                self.compacting = None;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(path = %self.path, error = %e, "compaction failed");
+                self.compacting = None;
+            }
+        }
+    }
+}
