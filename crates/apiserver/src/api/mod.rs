@@ -1,0 +1,166 @@
+//! The API itself: routes a request to discovery or to the verb handlers,
+//! after authentication. Reads are served from the watch cache; writes go
+//! to the store with a compare on the object's resourceVersion.
+
+pub mod body;
+mod discovery;
+pub mod meta;
+mod namespaces;
+mod read;
+mod table;
+mod watch;
+mod write;
+
+use crate::auth::User;
+use crate::request::{self, Query, Target, Verb};
+use crate::status::ApiError;
+use crate::watch_cache::WatchCache;
+use body::{error_response, full, Body};
+use bytes::Bytes;
+use cuttle_store::Store;
+use http::{header, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub use namespaces::bootstrap as namespaces_bootstrap;
+
+/// The Kubernetes version whose API cuttle serves.
+pub const KUBE_MAJOR: &str = "1";
+pub const KUBE_MINOR: &str = "33";
+pub const KUBE_GIT_VERSION: &str = "v1.33.0-cuttle";
+
+/// The apiserver's state, shared by every connection.
+pub struct ApiServer {
+    pub store: Arc<dyn Store>,
+    pub cache: Arc<WatchCache>,
+    requests: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// Paths anyone may read without credentials, as Kubernetes'
+/// `system:public-info-viewer` role allows.
+fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/healthz" | "/livez" | "/readyz" | "/version" | "/version/"
+    ) || path.starts_with("/healthz/")
+        || path.starts_with("/livez/")
+        || path.starts_with("/readyz/")
+}
+
+impl ApiServer {
+    pub fn new(store: Arc<dyn Store>, cache: Arc<WatchCache>) -> Arc<ApiServer> {
+        Arc::new(ApiServer {
+            store,
+            cache,
+            requests: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+        })
+    }
+
+    /// Serves one request from an (authenticated or anonymous) user.
+    pub async fn handle(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        user: Option<User>,
+    ) -> Response<Body> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let path = req.uri().path().to_owned();
+        let resp = if user.is_none() && !is_public(&path) {
+            Err(ApiError::Unauthorized)
+        } else {
+            self.route(req, &path).await
+        };
+        match resp {
+            Ok(r) => r,
+            Err(e) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                error_response(&e)
+            }
+        }
+    }
+
+    async fn route(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        path: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        match path {
+            "/healthz" | "/livez" | "/readyz" => return Ok(text(StatusCode::OK, "ok")),
+            p if p.starts_with("/healthz/")
+                || p.starts_with("/livez/")
+                || p.starts_with("/readyz/") =>
+            {
+                return Ok(text(StatusCode::OK, "ok"))
+            }
+            "/version" | "/version/" => return Ok(version()),
+            "/metrics" => return Ok(self.metrics()),
+            _ => {}
+        }
+        let query = Query::parse(req.uri().query());
+        let target = request::parse(req.method(), path, &query)?;
+        match target {
+            Target::CoreVersions => discovery::core_versions(req.headers()),
+            Target::Groups => discovery::groups(req.headers()),
+            Target::Group { group } => discovery::group(&group),
+            Target::ResourceList { group, version } => discovery::resource_list(&group, &version),
+            Target::Resource(r) => {
+                if req.method() == Method::GET || req.method() == Method::HEAD {
+                    match r.verb {
+                        Verb::Get => read::get(self, &r, &query, req.headers()).await,
+                        Verb::List => read::list(self, &r, &query, req.headers()).await,
+                        Verb::Watch => watch::watch(self, &r, &query, req.headers()).await,
+                        _ => Err(ApiError::MethodNotAllowed),
+                    }
+                } else {
+                    let (parts, body) = req.into_parts();
+                    let bytes = body::read_limited(body, &parts.headers).await?;
+                    write::handle(self, &r, &query, &parts.headers, bytes).await
+                }
+            }
+        }
+    }
+
+    fn metrics(&self) -> Response<Body> {
+        let text_body = format!(
+            "# HELP apiserver_request_total Requests served.\n# TYPE apiserver_request_total counter\napiserver_request_total {}\n# HELP apiserver_request_errors_total Requests answered with an error status.\n# TYPE apiserver_request_errors_total counter\napiserver_request_errors_total {}\n# HELP apiserver_watch_cache_revision Revision the watch cache has applied.\n# TYPE apiserver_watch_cache_revision gauge\napiserver_watch_cache_revision {}\n# HELP apiserver_watch_cache_object_bytes Bytes of object JSON held by the watch cache.\n# TYPE apiserver_watch_cache_object_bytes gauge\napiserver_watch_cache_object_bytes {}\n",
+            self.requests.load(Ordering::Relaxed),
+            self.errors.load(Ordering::Relaxed),
+            self.cache.revision(),
+            self.cache.stored_bytes(),
+        );
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+            .body(full(text_body))
+            .unwrap_or_else(|_| Response::new(full(Bytes::new())))
+    }
+}
+
+fn text(code: StatusCode, s: &'static str) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(full(s))
+        .unwrap_or_else(|_| Response::new(full(Bytes::new())))
+}
+
+fn version() -> Response<Body> {
+    let v = serde_json::json!({
+        "major": KUBE_MAJOR,
+        "minor": KUBE_MINOR,
+        "gitVersion": KUBE_GIT_VERSION,
+        "gitCommit": "cuttle",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "rust",
+        "compiler": "rustc",
+        "platform": "linux/amd64",
+        "emulationMajor": KUBE_MAJOR,
+        "emulationMinor": KUBE_MINOR,
+        "minCompatibilityMajor": KUBE_MAJOR,
+        "minCompatibilityMinor": "32",
+    });
+    body::value_response(StatusCode::OK, &v)
+}

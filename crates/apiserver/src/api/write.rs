@@ -1,0 +1,738 @@
+//! create, update, patch, delete and deletecollection, and the writable
+//! subresources (status, scale, binding, eviction). Every update is a
+//! read-modify-write guarded by the store's compare on the object's
+//! revision: a client's stale resourceVersion is a 409 Conflict; without
+//! one, the server retries on its own.
+
+use super::body::{content_type, decode, decode_json, value_response, Body};
+use super::meta::{self, meta_str};
+use super::read::read_object;
+use super::{namespaces, ApiServer};
+use crate::kinds;
+use crate::patch;
+use crate::request::{Query, ResourceRequest, Verb};
+use crate::resources::{self, Resource, Subresource};
+use crate::status::{from_store, ApiError};
+use crate::watch_cache::set_resource_version;
+use bytes::Bytes;
+use cuttle_store::Revision;
+use http::{HeaderMap, Response, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Retries of a read-modify-write that lost a race it may retry.
+const MAX_RETRIES: usize = 16;
+
+/// The stored form of an object: everything but its resourceVersion.
+fn encode(obj: &Value) -> Result<Vec<u8>, ApiError> {
+    let mut o = obj.clone();
+    if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+    }
+    serde_json::to_vec(&o).map_err(ApiError::internal)
+}
+
+fn dry_run(query: &Query) -> bool {
+    query.all("dryRun").iter().any(|v| v == "All")
+}
+
+pub async fn handle(
+    api: &Arc<ApiServer>,
+    r: &ResourceRequest,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response<Body>, ApiError> {
+    match (r.verb, r.subresource) {
+        (Verb::Create, None) => create(api, r, query, decode(&body, &content_type(headers))?).await,
+        (Verb::Create, Some(Subresource::Binding)) => {
+            bind(api, r, decode(&body, &content_type(headers))?).await
+        }
+        (Verb::Create, Some(Subresource::Eviction)) => {
+            evict(api, r, decode(&body, &content_type(headers))?).await
+        }
+        (Verb::Update, sub) => {
+            let obj = decode(&body, &content_type(headers))?;
+            update(api, r, query, sub, obj).await
+        }
+        (Verb::Patch, sub) => patch_object(api, r, query, headers, &body, sub).await,
+        (Verb::Delete, None) => {
+            let opts = if body.iter().all(u8::is_ascii_whitespace) {
+                json!({})
+            } else {
+                decode(&body, &content_type(headers))?
+            };
+            delete(api, r, query, &opts).await
+        }
+        (Verb::DeleteCollection, None) => delete_collection(api, r, query).await,
+        _ => Err(ApiError::MethodNotAllowed),
+    }
+}
+
+async fn create(
+    api: &Arc<ApiServer>,
+    r: &ResourceRequest,
+    query: &Query,
+    mut obj: Value,
+) -> Result<Response<Body>, ApiError> {
+    let resource = r.resource;
+    meta::check_type(resource, &obj, resource.kind)?;
+    let name = meta::prepare_create(resource, &mut obj, r.namespace.as_deref())?;
+    kinds::apply_defaults(resource, &mut obj);
+    kinds::initial_status(resource, &mut obj);
+    kinds::validate(resource, &obj, &name)?;
+    if let Some(ns) = &r.namespace {
+        namespaces::check_writable(api, resource, ns, &name).await?;
+    }
+    if resource.plural == "namespaces" && resource.group.is_empty() {
+        let labels = &mut meta::meta_mut(&mut obj);
+        let l = labels.entry("labels").or_insert_with(|| json!({}));
+        l["kubernetes.io/metadata.name"] = json!(name);
+        obj["spec"] = json!({"finalizers": ["kubernetes"]});
+    }
+    let key = resource.key(r.namespace.as_deref(), &name);
+    if dry_run(query) {
+        return Ok(value_response(StatusCode::CREATED, &obj));
+    }
+    let rev = api
+        .store
+        .create(&key, encode(&obj)?, None)
+        .await
+        .map_err(|e| from_store(e, resource, &name))?;
+    set_resource_version(&mut obj, rev);
+    Ok(value_response(StatusCode::CREATED, &obj))
+}
+
+/// What a read-modify-write produced.
+enum Outcome {
+    /// Store this object.
+    Write(Value),
+    /// Nothing changed: answer with the current object.
+    Unchanged,
+    /// Finalization done: remove the object.
+    Remove,
+}
+
+/// Reads the object, lets `change` compute the next state, and writes it
+/// if the object did not move in between. `precondition` is the
+/// resourceVersion the client based its change on (a mismatch is a 409,
+/// never retried).
+async fn guaranteed_update<F>(
+    api: &ApiServer,
+    resource: &Resource,
+    key: &str,
+    name: &str,
+    precondition: Option<Revision>,
+    dry: bool,
+    mut change: F,
+) -> Result<Value, ApiError>
+where
+    F: FnMut(&Value) -> Result<Outcome, ApiError>,
+{
+    for _ in 0..MAX_RETRIES {
+        let (current, rev) = read_object(api, resource, key, name).await?;
+        if precondition.is_some_and(|p| p != rev) {
+            return Err(ApiError::conflict(resource, name));
+        }
+        let outcome = change(&current)?;
+        let mut next = match outcome {
+            Outcome::Unchanged => return Ok(current),
+            Outcome::Remove => {
+                if dry {
+                    return Ok(current);
+                }
+                match api.store.delete(key, Some(rev)).await {
+                    Ok((_, del_rev)) => {
+                        let mut gone = current;
+                        set_resource_version(&mut gone, del_rev);
+                        return Ok(gone);
+                    }
+                    Err(cuttle_store::Error::Conflict { .. }) if precondition.is_none() => continue,
+                    Err(e) => return Err(from_store(e, resource, name)),
+                }
+            }
+            Outcome::Write(v) => v,
+        };
+        if dry {
+            return Ok(next);
+        }
+        match api.store.update(key, encode(&next)?, rev, None).await {
+            Ok(new_rev) => {
+                set_resource_version(&mut next, new_rev);
+                return Ok(next);
+            }
+            Err(cuttle_store::Error::Conflict { .. }) if precondition.is_none() => continue,
+            Err(e) => return Err(from_store(e, resource, name)),
+        }
+    }
+    Err(ApiError::conflict(resource, name))
+}
+
+/// The next state of an object after a client sent `new` for it (through
+/// the main resource or a subresource), with metadata, status and
+/// deletion rules applied.
+fn next_state(
+    resource: &Resource,
+    sub: Option<Subresource>,
+    new: &Value,
+    old: &Value,
+    name: &str,
+) -> Result<Outcome, ApiError> {
+    let mut next = match sub {
+        Some(Subresource::Status) => {
+            // Only status changes through the status subresource.
+            let mut n = old.clone();
+            n["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+            if resource.plural == "namespaces" {
+                // namespaces/finalize: spec.finalizers change there.
+                if let Some(f) = new.pointer("/spec/finalizers") {
+                    n["spec"]["finalizers"] = f.clone();
+                }
+            }
+            n
+        }
+        _ => {
+            let mut n = new.clone();
+            if resource.has(Subresource::Status) && resource.kind != "Node" {
+                // Status changes only through its subresource.
+                match old.get("status") {
+                    Some(s) => n["status"] = s.clone(),
+                    None => {
+                        if let Some(m) = n.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                }
+            }
+            n
+        }
+    };
+    meta::prepare_update(resource, &mut next, old);
+    kinds::apply_defaults(resource, &mut next);
+    kinds::validate_update(resource, &next, old, name)?;
+    let mut old_cmp = old.clone();
+    if let Some(m) = old_cmp.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+    }
+    if let Some(m) = next.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+    }
+    let deleting = next
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null());
+    let finalizers_left = next
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty());
+    let ns_finalizers_left = resource.plural == "namespaces"
+        && next
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+    if deleting && !finalizers_left && !ns_finalizers_left {
+        return Ok(Outcome::Remove);
+    }
+    if next == old_cmp {
+        return Ok(Outcome::Unchanged);
+    }
+    Ok(Outcome::Write(next))
+}
+
+async fn update(
+    api: &Arc<ApiServer>,
+    r: &ResourceRequest,
+    query: &Query,
+    sub: Option<Subresource>,
+    obj: Value,
+) -> Result<Response<Body>, ApiError> {
+    let resource = r.resource;
+    let name = r.name.as_deref().unwrap_or_default();
+    if sub == Some(Subresource::Scale) {
+        return update_scale(api, r, query, obj).await;
+    }
+    meta::check_type(resource, &obj, resource.kind)?;
+    if let Some(body_name) = meta_str(&obj, "name") {
+        if body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+    }
+    if let (Some(ns), Some(body_ns)) = (&r.namespace, meta_str(&obj, "namespace")) {
+        if !body_ns.is_empty() && body_ns != ns {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+    }
+    let precondition = meta::precondition_rv(&obj)?;
+    let key = resource.key(r.namespace.as_deref(), name);
+    let result = guaranteed_update(
+        api,
+        resource,
+        &key,
+        name,
+        precondition,
+        dry_run(query),
+        |old| next_state(resource, sub, &obj, old, name),
+    )
+    .await?;
+    Ok(value_response(StatusCode::OK, &result))
+}
+
+async fn patch_object(
+    api: &Arc<ApiServer>,
+    r: &ResourceRequest,
+    query: &Query,
+    headers: &HeaderMap,
+    body: &Bytes,
+    sub: Option<Subresource>,
+) -> Result<Response<Body>, ApiError> {
+    let resource = r.resource;
+    let name = r.name.as_deref().unwrap_or_default().to_owned();
+    let media = content_type(headers);
+    let apply = media == "application/apply-patch+yaml" || media == "application/apply-patch+cbor";
+    let patch_doc = match media.as_str() {
+        "application/json-patch+json" | "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+            decode_json(body)?
+        }
+        "application/apply-patch+yaml" => super::body::decode_yaml(body)?,
+        other => {
+            return Err(ApiError::UnsupportedMediaType {
+                accepted: format!(
+                    "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {other:?})"
+                ),
+            })
+        }
+    };
+    if sub == Some(Subresource::Scale) {
+        let (obj, _) = read_object(
+            api,
+            resource,
+            &resource.key(r.namespace.as_deref(), &name),
+            &name,
+        )
+        .await?;
+        let scale = scale_of(resource, &obj);
+        let patched = apply_patch(&media, "Scale", &scale, &patch_doc)?;
+        return update_scale(api, r, query, patched).await;
+    }
+    let key = resource.key(r.namespace.as_deref(), &name);
+    if apply {
+        let manager = query.get("fieldManager").unwrap_or("").to_owned();
+        if manager.is_empty() {
+            return Err(ApiError::bad_request(
+                "PATCH /apply requires fieldManager to be set",
+            ));
+        }
+        meta::check_type(resource, &patch_doc, resource.kind)?;
+        if let Some(n) = meta_str(&patch_doc, "name") {
+            if n != name {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({name})"
+                )));
+            }
+        }
+        let (existing, _) = api
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| from_store(e, resource, &name))?;
+        if existing.is_none() {
+            // Server-side apply creates what does not exist.
+            let mut obj = patch_doc.clone();
+            meta::meta_mut(&mut obj).insert("name".into(), json!(name));
+            return create(api, r, query, obj).await;
+        }
+    }
+    let precondition = if media == "application/json-patch+json" {
+        None
+    } else {
+        meta::precondition_rv(&patch_doc)?
+    };
+    let result = guaranteed_update(
+        api,
+        resource,
+        &key,
+        &name,
+        precondition,
+        dry_run(query),
+        |old| {
+            let mut patched = apply_patch(&media, resource.kind, old, &patch_doc)?;
+            if let Some(m) = patched.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("resourceVersion");
+            }
+            next_state(resource, sub, &patched, old, &name)
+        },
+    )
+    .await?;
+    Ok(value_response(StatusCode::OK, &result))
+}
+
+fn apply_patch(media: &str, kind: &str, target: &Value, doc: &Value) -> Result<Value, ApiError> {
+    match media {
+        "application/json-patch+json" => patch::json_patch(target, doc),
+        "application/merge-patch+json" => patch::merge_patch(target, doc),
+        // Server-side apply without field ownership tracking yet: the
+        // applied configuration merges like a strategic patch.
+        _ => patch::strategic_merge(kind, target, doc),
+    }
+}
+
+/// The `autoscaling/v1` Scale of a scalable object.
+pub fn scale_of(resource: &Resource, obj: &Value) -> Value {
+    let m = meta::meta(obj).cloned().unwrap_or_default();
+    let selector = obj
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|l| {
+            l.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let _ = resource;
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": m.get("name").cloned().unwrap_or(Value::Null),
+            "namespace": m.get("namespace").cloned().unwrap_or(Value::Null),
+            "uid": m.get("uid").cloned().unwrap_or(Value::Null),
+            "resourceVersion": m.get("resourceVersion").cloned().unwrap_or(Value::Null),
+            "creationTimestamp": m.get("creationTimestamp").cloned().unwrap_or(Value::Null),
+        },
+        "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+        "status": {
+            "replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            "selector": selector,
+        },
+    })
+}
+
+async fn update_scale(
+    api: &Arc<ApiServer>,
+    r: &ResourceRequest,
+    query: &Query,
+    scale: Value,
+) -> Result<Response<Body>, ApiError> {
+    let resource = r.resource;
+    let name = r.name.as_deref().unwrap_or_default();
+    let replicas = scale
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                resources::find("autoscaling", "v1", "scales").unwrap_or(resource),
+                name,
+                vec![crate::status::Cause::invalid(
+                    "spec.replicas",
+                    scale.pointer("/spec/replicas").unwrap_or(&Value::Null),
+                    "must be greater than or equal to 0",
+                )],
+            )
+        })?;
+    let precondition = meta::precondition_rv(&scale)?;
+    let key = resource.key(r.namespace.as_deref(), name);
+    let result = guaranteed_update(
+        api,
+        resource,
+        &key,
+        name,
+        precondition,
+        dry_run(query),
+        |old| {
+            let mut next = old.clone();
+            next["spec"]["replicas"] = json!(replicas);
+            next_state(resource, None, &next, old, name)
+        },
+    )
+    .await?;
+    Ok(value_response(StatusCode::OK, &scale_of(resource, &result)))
+}
+
+/// `POST pods/<name>/binding`: sets the pod's node, once.
+async fn bind(
+    api: &Arc<ApiServer>,
+    r: &ResourceRequest,
+    binding: Value,
+) -> Result<Response<Body>, ApiError> {
+    let resource = r.resource;
+    let name = r.name.as_deref().unwrap_or_default();
+    let node = binding
+        .pointer("/target/name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid(
+                resource,
+                name,
+                vec![crate::status::Cause::required("target.name")],
+            )
+        })?
+        .to_owned();
+    let key = resource.key(r.namespace.as_deref(), name);
+    guaranteed_update(api, resource, &key, name, None, false, |old| {
+        if old.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
+            return Err(ApiError::conflict(resource, name));
+        }
+        match old.pointer("/spec/nodeName").and_then(Value::as_str) {
+            Some(n) if !n.is_empty() => Err(ApiError::Conflict {
+                group: "",
+                resource: "pods".into(),
+                name: name.to_owned(),
+                detail: format!("pod {name} is already assigned to node {n:?}"),
+            }),
+            _ => {
+                let mut next = old.clone();
+                next["spec"]["nodeName"] = json!(node);
+                let conds = next["status"]
+                    .as_object_mut()
+                    .map(|s| s.entry("conditions").or_insert_with(|| json!([])).clone());
+                let mut conds = conds.and_then(|c| c.as_array().cloned()).unwrap_or_default();
+                conds.retain(|c| c["type"] != "PodScheduled");
+                conds.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": meta::now()}));
+                next["status"]["conditions"] = Value::Array(conds);
+                if let Some(m) = next.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.remove("resourceVersion");
+                }
+                Ok(Outcome::Write(next))
+            }
+        }
+    })
+    .await?;
+    Ok(value_response(
+        StatusCode::CREATED,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    ))
+}
+
+/// `POST pods/<name>/eviction`: a graceful delete (PodDisruptionBudgets
+/// are honoured once the disruption controller maintains them).
+async fn evict(
+    api: &Arc<ApiServer>,
+    r: &ResourceRequest,
+    eviction: Value,
+) -> Result<Response<Body>, ApiError> {
+    let opts = eviction
+        .get("deleteOptions")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    delete(api, r, &Query::default(), &opts).await?;
+    Ok(value_response(
+        StatusCode::CREATED,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    ))
+}
+
+/// Resources whose DELETE answers with the object rather than a Status.
+fn returns_deleted_object(resource: &Resource) -> bool {
+    resource.group.is_empty() && matches!(resource.plural, "pods" | "services" | "namespaces")
+}
+
+fn grace_period(resource: &Resource, obj: &Value, opts: &Value, query: &Query) -> i64 {
+    let requested = opts
+        .get("gracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .or_else(|| query.get("gracePeriodSeconds").and_then(|s| s.parse().ok()));
+    if !(resource.group.is_empty() && resource.plural == "pods") {
+        return 0;
+    }
+    let unscheduled = obj
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty);
+    let finished = matches!(
+        obj.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    );
+    if unscheduled || finished {
+        return 0;
+    }
+    requested
+        .or_else(|| {
+            obj.pointer("/spec/terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+        })
+        .unwrap_or(30)
+        .max(0)
+}
+
+async fn delete(
+    api: &Arc<ApiServer>,
+    r: &ResourceRequest,
+    query: &Query,
+    opts: &Value,
+) -> Result<Response<Body>, ApiError> {
+    let resource = r.resource;
+    let name = r.name.as_deref().unwrap_or_default();
+    let is_namespace = resource.group.is_empty() && resource.plural == "namespaces";
+    if is_namespace {
+        namespaces::check_deletable(name)?;
+    }
+    let policy = opts
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .or_else(|| query.get("propagationPolicy"))
+        .map(str::to_owned);
+    let orphan = opts.get("orphanDependents").and_then(Value::as_bool);
+    let pre_uid = opts
+        .pointer("/preconditions/uid")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let pre_rv = match opts
+        .pointer("/preconditions/resourceVersion")
+        .and_then(Value::as_str)
+    {
+        Some(s) => Some(
+            s.parse::<Revision>()
+                .map_err(|_| ApiError::bad_request("invalid preconditions.resourceVersion"))?,
+        ),
+        None => None,
+    };
+    let dry = dry_run(query)
+        || opts
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"));
+    let key = resource.key(r.namespace.as_deref(), name);
+    let mut removed = false;
+    let mut became_terminating = false;
+    let result = guaranteed_update(api, resource, &key, name, pre_rv, dry, |old| {
+        if let Some(uid) = &pre_uid {
+            if meta_str(old, "uid") != Some(uid.as_str()) {
+                return Err(ApiError::Conflict {
+                    group: resource.group,
+                    resource: resource.qualified(),
+                    name: name.to_owned(),
+                    detail: format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        meta_str(old, "uid").unwrap_or("")
+                    ),
+                });
+            }
+        }
+        let mut next = old.clone();
+        if let Some(m) = next.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        if is_namespace {
+            if old
+                .pointer("/metadata/deletionTimestamp")
+                .is_some_and(|v| !v.is_null())
+            {
+                became_terminating = true;
+                return Ok(Outcome::Unchanged);
+            }
+            namespaces::mark_terminating(&mut next);
+            became_terminating = true;
+            return Ok(Outcome::Write(next));
+        }
+        // Finalizers the garbage collector acts on, recorded as Kubernetes does.
+        let mut finalizers: Vec<Value> = next
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let gc_finalizer = match (policy.as_deref(), orphan) {
+            (Some("Orphan"), _) | (None, Some(true)) => Some("orphan"),
+            (Some("Foreground"), _) => Some("foregroundDeletion"),
+            _ => None,
+        };
+        if let Some(f) = gc_finalizer {
+            if !finalizers.iter().any(|v| v == f) {
+                finalizers.push(json!(f));
+            }
+        }
+        let already_deleting = old
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|v| !v.is_null());
+        let grace = grace_period(resource, old, opts, query);
+        if finalizers.is_empty() && grace == 0 {
+            removed = true;
+            return Ok(Outcome::Remove);
+        }
+        let m = meta::meta_mut(&mut next);
+        if !finalizers.is_empty() {
+            m.insert("finalizers".into(), Value::Array(finalizers));
+        }
+        if already_deleting {
+            // Only a shorter grace period changes a deletion under way.
+            let current = m
+                .get("deletionGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if grace >= current {
+                return Ok(if gc_finalizer.is_some() {
+                    Outcome::Write(next)
+                } else {
+                    Outcome::Unchanged
+                });
+            }
+        }
+        let when = chrono::Utc::now() + chrono::Duration::seconds(grace);
+        m.insert(
+            "deletionTimestamp".into(),
+            json!(when.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        );
+        m.insert("deletionGracePeriodSeconds".into(), json!(grace));
+        Ok(Outcome::Write(next))
+    })
+    .await?;
+    if is_namespace && became_terminating && !dry {
+        namespaces::finalize(api.clone(), name.to_owned());
+    }
+    let code = StatusCode::OK;
+    if removed && !returns_deleted_object(resource) {
+        let mut details =
+            json!({"name": name, "kind": resource.plural, "uid": meta_str(&result, "uid")});
+        if !resource.group.is_empty() {
+            details["group"] = json!(resource.group);
+        }
+        return Ok(value_response(
+            code,
+            &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}),
+        ));
+    }
+    Ok(value_response(code, &result))
+}
+
+async fn delete_collection(
+    api: &Arc<ApiServer>,
+    r: &ResourceRequest,
+    query: &Query,
+) -> Result<Response<Body>, ApiError> {
+    let selectors = super::read::Selectors::parse(r.resource, query)?;
+    super::read::wait_fresh(api, None).await?;
+    let (objects, rev) = api.cache.list(r.resource, r.namespace.as_deref());
+    let mut deleted = Vec::new();
+    for o in objects.iter().filter(|o| selectors.matches(o)) {
+        let one = ResourceRequest {
+            resource: r.resource,
+            verb: Verb::Delete,
+            namespace: o.namespace.clone(),
+            name: Some(o.name.clone()),
+            subresource: None,
+        };
+        match delete(api, &one, query, &json!({})).await {
+            Ok(_) => deleted.push(o.json.clone()),
+            Err(ApiError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let items: Vec<Value> = deleted
+        .iter()
+        .filter_map(|b| serde_json::from_slice(b).ok())
+        .collect();
+    Ok(value_response(
+        StatusCode::OK,
+        &json!({
+            "kind": r.resource.list_kind(),
+            "apiVersion": r.resource.api_version(),
+            "metadata": {"resourceVersion": rev.to_string()},
+            "items": items,
+        }),
+    ))
+}

@@ -1,0 +1,129 @@
+//! The fields each kind lets clients select on (`fieldSelector`), as
+//! Kubernetes registers them per kind, and reading them off an object.
+
+use crate::resources::Resource;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+const META: &[&str] = &["metadata.name", "metadata.namespace"];
+
+/// The selectable fields of a resource.
+pub fn selectable(resource: &Resource) -> &'static [&'static str] {
+    match (resource.group, resource.plural) {
+        ("", "pods") => &[
+            "metadata.name",
+            "metadata.namespace",
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.podIPs",
+            "status.nominatedNodeName",
+        ],
+        ("", "events") => &[
+            "metadata.name",
+            "metadata.namespace",
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        ("", "nodes") => &["metadata.name", "spec.unschedulable"],
+        ("", "namespaces") => &["metadata.name", "status.phase"],
+        ("", "secrets") => &["metadata.name", "metadata.namespace", "type"],
+        ("", "persistentvolumeclaims") => &["metadata.name", "metadata.namespace", "status.phase"],
+        ("", "persistentvolumes") => &["metadata.name", "status.phase"],
+        ("", "replicationcontrollers") | ("apps", "replicasets") => {
+            &["metadata.name", "metadata.namespace", "status.replicas"]
+        }
+        ("batch", "jobs") => &["metadata.name", "metadata.namespace", "status.successful"],
+        ("certificates.k8s.io", _) => &["metadata.name", "spec.signerName"],
+        _ if resource.namespaced => META,
+        _ => &["metadata.name"],
+    }
+}
+
+fn text(v: &Value, path: &str) -> String {
+    let mut cur = v;
+    for seg in path.split('.') {
+        match cur.get(seg) {
+            Some(next) => cur = next,
+            None => return String::new(),
+        }
+    }
+    match cur {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The values of a resource's selectable fields in `obj`. Missing fields
+/// read as `""`, except booleans Kubernetes renders as `"false"`.
+pub fn values(resource: &Resource, obj: &Value) -> Vec<(&'static str, String)> {
+    selectable(resource)
+        .iter()
+        .map(|f| {
+            let v = match *f {
+                "spec.hostNetwork" | "spec.unschedulable" => {
+                    let t = text(obj, f);
+                    if t.is_empty() {
+                        "false".to_owned()
+                    } else {
+                        t
+                    }
+                }
+                "status.podIPs" => obj
+                    .pointer("/status/podIPs/0/ip")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                "source" => text(obj, "source.component"),
+                _ => text(obj, f),
+            };
+            (*f, v)
+        })
+        .collect()
+}
+
+/// The object's labels.
+pub fn labels(obj: &Value) -> BTreeMap<String, String> {
+    obj.pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::find;
+    use serde_json::json;
+
+    #[test]
+    fn pod_fields() {
+        let pods = find("", "v1", "pods").unwrap();
+        let pod = json!({"metadata": {"name": "a", "namespace": "d"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}});
+        let v = values(pods, &pod);
+        assert!(v.contains(&("spec.nodeName", "n1".into())));
+        assert!(v.contains(&("status.phase", "Running".into())));
+        assert!(v.contains(&("spec.hostNetwork", "false".into())));
+        assert!(v.contains(&("status.nominatedNodeName", String::new())));
+    }
+}

@@ -1,0 +1,496 @@
+//! The resources the apiserver serves, with the group, version, kind,
+//! scope, short names, categories and subresources Kubernetes 1.33 gives
+//! them. Discovery, routing and storage keys all come from this table.
+
+/// One served resource type.
+#[derive(Debug)]
+pub struct Resource {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    /// The URL segment: `pods`.
+    pub plural: &'static str,
+    pub singular: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    pub categories: &'static [&'static str],
+    pub subresources: &'static [Subresource],
+}
+
+/// A subresource and the kind it speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subresource {
+    /// `status`: the object itself, only `.status` writable.
+    Status,
+    /// `scale`: `autoscaling/v1` Scale.
+    Scale,
+    /// `binding` of pods: `v1` Binding, create only.
+    Binding,
+    /// `eviction` of pods: `policy/v1` Eviction, create only.
+    Eviction,
+}
+
+impl Subresource {
+    pub fn name(self) -> &'static str {
+        match self {
+            Subresource::Status => "status",
+            Subresource::Scale => "scale",
+            Subresource::Binding => "binding",
+            Subresource::Eviction => "eviction",
+        }
+    }
+
+    /// `(group, version, kind)` of the subresource's body.
+    pub fn kind(self, parent: &Resource) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Subresource::Status => (parent.group, parent.version, parent.kind),
+            Subresource::Scale => ("autoscaling", "v1", "Scale"),
+            Subresource::Binding => ("", "v1", "Binding"),
+            Subresource::Eviction => ("policy", "v1", "Eviction"),
+        }
+    }
+
+    pub fn verbs(self) -> &'static [&'static str] {
+        match self {
+            Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
+            Subresource::Binding | Subresource::Eviction => &["create"],
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Subresource> {
+        Some(match s {
+            "status" => Subresource::Status,
+            "scale" => Subresource::Scale,
+            "binding" => Subresource::Binding,
+            "eviction" => Subresource::Eviction,
+            _ => return None,
+        })
+    }
+}
+
+/// The verbs of every top-level resource.
+pub const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+use Subresource::*;
+
+macro_rules! res {
+    ($group:literal, $version:literal, $kind:literal, $plural:literal, $singular:literal,
+     $namespaced:literal, [$($short:literal),*], [$($cat:literal),*], [$($sub:expr),*]) => {
+        Resource {
+            group: $group,
+            version: $version,
+            kind: $kind,
+            plural: $plural,
+            singular: $singular,
+            namespaced: $namespaced,
+            short_names: &[$($short),*],
+            categories: &[$($cat),*],
+            subresources: &[$($sub),*],
+        }
+    };
+}
+
+/// Every served resource, in discovery order.
+pub static RESOURCES: &[Resource] = &[
+    res!(
+        "",
+        "v1",
+        "Namespace",
+        "namespaces",
+        "namespace",
+        false,
+        ["ns"],
+        [],
+        [Status]
+    ),
+    res!(
+        "",
+        "v1",
+        "Node",
+        "nodes",
+        "node",
+        false,
+        ["no"],
+        [],
+        [Status]
+    ),
+    res!(
+        "",
+        "v1",
+        "Pod",
+        "pods",
+        "pod",
+        true,
+        ["po"],
+        ["all"],
+        [Status, Binding, Eviction]
+    ),
+    res!(
+        "",
+        "v1",
+        "Service",
+        "services",
+        "service",
+        true,
+        ["svc"],
+        ["all"],
+        [Status]
+    ),
+    res!(
+        "",
+        "v1",
+        "Endpoints",
+        "endpoints",
+        "endpoints",
+        true,
+        ["ep"],
+        [],
+        []
+    ),
+    res!(
+        "",
+        "v1",
+        "ConfigMap",
+        "configmaps",
+        "configmap",
+        true,
+        ["cm"],
+        [],
+        []
+    ),
+    res!("", "v1", "Secret", "secrets", "secret", true, [], [], []),
+    res!(
+        "",
+        "v1",
+        "ServiceAccount",
+        "serviceaccounts",
+        "serviceaccount",
+        true,
+        ["sa"],
+        [],
+        []
+    ),
+    res!("", "v1", "Event", "events", "event", true, ["ev"], [], []),
+    res!(
+        "",
+        "v1",
+        "PersistentVolume",
+        "persistentvolumes",
+        "persistentvolume",
+        false,
+        ["pv"],
+        [],
+        [Status]
+    ),
+    res!(
+        "",
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        true,
+        ["pvc"],
+        [],
+        [Status]
+    ),
+    res!(
+        "",
+        "v1",
+        "LimitRange",
+        "limitranges",
+        "limitrange",
+        true,
+        ["limits"],
+        [],
+        []
+    ),
+    res!(
+        "",
+        "v1",
+        "ResourceQuota",
+        "resourcequotas",
+        "resourcequota",
+        true,
+        ["quota"],
+        [],
+        [Status]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "Deployment",
+        "deployments",
+        "deployment",
+        true,
+        ["deploy"],
+        ["all"],
+        [Status, Scale]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "ReplicaSet",
+        "replicasets",
+        "replicaset",
+        true,
+        ["rs"],
+        ["all"],
+        [Status, Scale]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "StatefulSet",
+        "statefulsets",
+        "statefulset",
+        true,
+        ["sts"],
+        ["all"],
+        [Status, Scale]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "DaemonSet",
+        "daemonsets",
+        "daemonset",
+        true,
+        ["ds"],
+        ["all"],
+        [Status]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "ControllerRevision",
+        "controllerrevisions",
+        "controllerrevision",
+        true,
+        [],
+        [],
+        []
+    ),
+    res!(
+        "batch",
+        "v1",
+        "Job",
+        "jobs",
+        "job",
+        true,
+        [],
+        ["all"],
+        [Status]
+    ),
+    res!(
+        "batch",
+        "v1",
+        "CronJob",
+        "cronjobs",
+        "cronjob",
+        true,
+        ["cj"],
+        ["all"],
+        [Status]
+    ),
+    res!(
+        "coordination.k8s.io",
+        "v1",
+        "Lease",
+        "leases",
+        "lease",
+        true,
+        [],
+        [],
+        []
+    ),
+    res!(
+        "scheduling.k8s.io",
+        "v1",
+        "PriorityClass",
+        "priorityclasses",
+        "priorityclass",
+        false,
+        ["pc"],
+        [],
+        []
+    ),
+    res!(
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        "endpointslices",
+        "endpointslice",
+        true,
+        [],
+        [],
+        []
+    ),
+    res!(
+        "events.k8s.io",
+        "v1",
+        "Event",
+        "events",
+        "event",
+        true,
+        ["ev"],
+        [],
+        []
+    ),
+    res!(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        true,
+        ["pdb"],
+        [],
+        [Status]
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "Role",
+        "roles",
+        "role",
+        true,
+        [],
+        [],
+        []
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        "clusterrole",
+        false,
+        [],
+        [],
+        []
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        "rolebinding",
+        true,
+        [],
+        [],
+        []
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        false,
+        [],
+        [],
+        []
+    ),
+];
+
+impl Resource {
+    /// `v1` or `apps/v1`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_owned()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    pub fn list_kind(&self) -> String {
+        format!("{}List", self.kind)
+    }
+
+    /// The resource as Kubernetes names it in messages: `pods` or
+    /// `deployments.apps`.
+    pub fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_owned()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    pub fn has(&self, sub: Subresource) -> bool {
+        self.subresources.contains(&sub)
+    }
+
+    /// The store prefix holding every object of this resource. Core
+    /// resources use Kubernetes' own paths (`/registry/pods/`); other groups
+    /// are qualified so that `events` of two groups never collide.
+    pub fn key_prefix(&self) -> String {
+        if self.group.is_empty() {
+            format!("/registry/{}/", self.plural)
+        } else {
+            format!("/registry/{}/{}/", self.group, self.plural)
+        }
+    }
+
+    /// The store key of one object.
+    pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
+        match namespace {
+            Some(ns) if self.namespaced => format!("{}{ns}/{name}", self.key_prefix()),
+            _ => format!("{}{name}", self.key_prefix()),
+        }
+    }
+}
+
+/// Finds a resource by group, version and plural.
+pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// The groups served, in discovery order (core first), with their version.
+pub fn groups() -> Vec<(&'static str, &'static str)> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    for r in RESOURCES {
+        if !out.contains(&(r.group, r.version)) {
+            out.push((r.group, r.version));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_per_group_version() {
+        let mut seen = std::collections::HashSet::new();
+        for r in RESOURCES {
+            assert!(seen.insert((r.group, r.version, r.plural)), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn keys_follow_kubernetes_layout() {
+        let pods = find("", "v1", "pods").unwrap();
+        assert_eq!(
+            pods.key(Some("default"), "web"),
+            "/registry/pods/default/web"
+        );
+        let deps = find("apps", "v1", "deployments").unwrap();
+        assert_eq!(deps.key(Some("ns"), "d"), "/registry/apps/deployments/ns/d");
+        let nodes = find("", "v1", "nodes").unwrap();
+        assert_eq!(nodes.key(None, "n1"), "/registry/nodes/n1");
+        assert_eq!(deps.qualified(), "deployments.apps");
+    }
+}

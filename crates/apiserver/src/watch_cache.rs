@@ -1,0 +1,433 @@
+//! The watch cache: every object of every resource in memory, fed by one
+//! store watch on `/registry/`, so that lists and watches never read the
+//! store. Objects are held as their serialized JSON (resourceVersion
+//! included) plus the labels and selectable fields that selectors need:
+//! serving a list copies bytes instead of re-encoding objects, and memory
+//! stays close to the stored size. A bounded history of recent events lets
+//! a watch resume from an older resourceVersion; older ones get 410 Gone.
+
+use crate::fields;
+use crate::resources::{Resource, RESOURCES};
+use bytes::Bytes;
+use cuttle_store::{EventKind, RangeRequest, Revision, Store, WatchRequest};
+use futures::StreamExt;
+use serde_json::Value;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Events kept per resource for watches that resume from the past.
+const HISTORY: usize = 5_000;
+/// Events a watcher may have queued before it is closed as too slow.
+const WATCHER_QUEUE: usize = 2_048;
+
+/// One object as the cache holds it.
+#[derive(Debug)]
+pub struct CachedObject {
+    pub key: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub rev: Revision,
+    /// The object's JSON, `metadata.resourceVersion` set to `rev`.
+    pub json: Bytes,
+    pub labels: BTreeMap<String, String>,
+    pub fields: Vec<(&'static str, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change of one object.
+#[derive(Debug)]
+pub struct CacheEvent {
+    pub kind: EventType,
+    /// The object after the change (for deletes: its last state, at the
+    /// delete's resourceVersion).
+    pub object: Arc<CachedObject>,
+    /// The object before the change, for selector transitions.
+    pub prev: Option<Arc<CachedObject>>,
+}
+
+/// Where a watch starts.
+#[derive(Debug, Clone, Copy)]
+pub enum WatchFrom {
+    /// From now; with `initial`, every current object first as `ADDED`.
+    Now { initial: bool },
+    /// Every change after this resourceVersion.
+    After(Revision),
+}
+
+/// Why a watch cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("too old resource version: {requested} ({oldest})")]
+    TooOld {
+        requested: Revision,
+        oldest: Revision,
+    },
+}
+
+struct Watcher {
+    namespace: Option<String>,
+    tx: mpsc::Sender<Arc<CacheEvent>>,
+}
+
+#[derive(Default)]
+struct State {
+    objects: BTreeMap<String, Arc<CachedObject>>,
+    history: VecDeque<Arc<CacheEvent>>,
+    /// Every event after this revision is in `history`.
+    oldest: Revision,
+    /// The revision the cache has applied up to.
+    rev: Revision,
+    watchers: Vec<Watcher>,
+}
+
+struct ResourceCache {
+    resource: &'static Resource,
+    prefix: String,
+    state: RwLock<State>,
+}
+
+/// The cache of every resource.
+pub struct WatchCache {
+    caches: Vec<ResourceCache>,
+    rev: watch::Sender<Revision>,
+}
+
+/// Parses a stored value and sets its resourceVersion.
+pub fn decode(value: &[u8], rev: Revision) -> Result<Value, serde_json::Error> {
+    let mut obj: Value = serde_json::from_slice(value)?;
+    set_resource_version(&mut obj, rev);
+    Ok(obj)
+}
+
+/// Sets `metadata.resourceVersion`.
+pub fn set_resource_version(obj: &mut Value, rev: Revision) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::String(rev.to_string()));
+    }
+}
+
+fn name_of(key: &str, prefix: &str) -> (Option<String>, String) {
+    let rest = &key[prefix.len()..];
+    match rest.split_once('/') {
+        Some((ns, name)) => (Some(ns.to_owned()), name.to_owned()),
+        None => (None, rest.to_owned()),
+    }
+}
+
+fn cached(
+    resource: &Resource,
+    prefix: &str,
+    key: &str,
+    value: &[u8],
+    rev: Revision,
+) -> Option<Arc<CachedObject>> {
+    let obj = match decode(value, rev) {
+        Ok(obj) => obj,
+        Err(e) => {
+            tracing::error!(key, error = %e, "stored object is not JSON; left out of the cache");
+            return None;
+        }
+    };
+    let json = Bytes::from(serde_json::to_vec(&obj).ok()?);
+    let (namespace, name) = name_of(key, prefix);
+    Some(Arc::new(CachedObject {
+        key: key.to_owned(),
+        namespace,
+        name,
+        rev,
+        labels: fields::labels(&obj),
+        fields: fields::values(resource, &obj),
+        json,
+    }))
+}
+
+impl WatchCache {
+    /// Loads every object and follows the store from there. The returned
+    /// task ends when the store's watch ends for good.
+    pub async fn start(store: Arc<dyn Store>) -> Result<Arc<WatchCache>, cuttle_store::Error> {
+        let caches = RESOURCES
+            .iter()
+            .map(|r| ResourceCache {
+                resource: r,
+                prefix: r.key_prefix(),
+                state: RwLock::new(State::default()),
+            })
+            .collect();
+        let (rev_tx, _) = watch::channel(0);
+        let cache = Arc::new(WatchCache {
+            caches,
+            rev: rev_tx,
+        });
+        let rev = cache.load(store.as_ref()).await?;
+        let follower = cache.clone();
+        tokio::spawn(async move { follower.follow(store, rev).await });
+        Ok(cache)
+    }
+
+    /// Replaces the contents with the store's state; returns its revision.
+    async fn load(&self, store: &dyn Store) -> Result<Revision, cuttle_store::Error> {
+        let all = store.range(RangeRequest::prefix("/registry/")).await?;
+        let rev = all.revision;
+        for c in &self.caches {
+            let mut st = c.state.write().unwrap_or_else(|e| e.into_inner());
+            st.objects.clear();
+            st.history.clear();
+            st.oldest = rev;
+            st.rev = rev;
+            // Watchers of the old contents cannot follow the new: close them.
+            st.watchers.clear();
+        }
+        for kv in all.kvs {
+            if let Some(c) = self.cache_for(&kv.key) {
+                if let Some(obj) =
+                    cached(c.resource, &c.prefix, &kv.key, &kv.value, kv.mod_revision)
+                {
+                    let mut st = c.state.write().unwrap_or_else(|e| e.into_inner());
+                    st.objects.insert(kv.key.clone(), obj);
+                }
+            }
+        }
+        self.rev.send_replace(rev);
+        Ok(rev)
+    }
+
+    /// Applies store events forever; on a broken watch, reloads and goes on.
+    async fn follow(self: Arc<Self>, store: Arc<dyn Store>, mut rev: Revision) {
+        loop {
+            let stream = store
+                .watch(WatchRequest::prefix("/registry/").from_revision(rev + 1))
+                .await;
+            let mut stream = match stream {
+                Ok(s) => s,
+                Err(cuttle_store::Error::Closed) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "watch cache: store watch failed; reloading");
+                    rev = self.reload(store.as_ref()).await;
+                    continue;
+                }
+            };
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(ev) => {
+                        rev = rev.max(ev.kv.mod_revision);
+                        self.apply(ev);
+                        // Batches of one revision arrive together; publish
+                        // the revision once the stream has nothing queued.
+                        self.rev.send_if_modified(|r| {
+                            let changed = *r < rev;
+                            *r = (*r).max(rev);
+                            changed
+                        });
+                    }
+                    Err(cuttle_store::Error::Closed) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "watch cache: store watch broke; reloading");
+                        break;
+                    }
+                }
+            }
+            rev = self.reload(store.as_ref()).await;
+        }
+    }
+
+    async fn reload(&self, store: &dyn Store) -> Revision {
+        loop {
+            match self.load(store).await {
+                Ok(rev) => return rev,
+                Err(e) => {
+                    tracing::warn!(error = %e, "watch cache: reload failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    fn cache_for(&self, key: &str) -> Option<&ResourceCache> {
+        self.caches.iter().find(|c| key.starts_with(&c.prefix))
+    }
+
+    fn cache_of(&self, resource: &Resource) -> &ResourceCache {
+        self.caches
+            .iter()
+            .find(|c| std::ptr::eq(c.resource, resource))
+            .expect("every served resource has a cache")
+    }
+
+    fn apply(&self, ev: cuttle_store::Event) {
+        let Some(c) = self.cache_for(&ev.kv.key) else {
+            return;
+        };
+        let rev = ev.kv.mod_revision;
+        let mut st = c.state.write().unwrap_or_else(|e| e.into_inner());
+        let prev = st.objects.get(&ev.kv.key).cloned();
+        let event = match ev.kind {
+            EventKind::Put => {
+                let Some(obj) = cached(c.resource, &c.prefix, &ev.kv.key, &ev.kv.value, rev) else {
+                    return;
+                };
+                st.objects.insert(ev.kv.key.clone(), obj.clone());
+                CacheEvent {
+                    kind: if prev.is_some() {
+                        EventType::Modified
+                    } else {
+                        EventType::Added
+                    },
+                    object: obj,
+                    prev,
+                }
+            }
+            EventKind::Delete => {
+                st.objects.remove(&ev.kv.key);
+                // The deleted object is its last state at the delete's revision.
+                let last = ev.prev_kv.as_ref().map(|p| p.value.clone());
+                let Some(last) =
+                    last.and_then(|v| cached(c.resource, &c.prefix, &ev.kv.key, &v, rev))
+                else {
+                    return;
+                };
+                CacheEvent {
+                    kind: EventType::Deleted,
+                    object: last,
+                    prev,
+                }
+            }
+        };
+        let event = Arc::new(event);
+        st.rev = rev;
+        if st.history.len() >= HISTORY {
+            if let Some(dropped) = st.history.pop_front() {
+                st.oldest = dropped.object.rev;
+            }
+        }
+        st.history.push_back(event.clone());
+        let ns = event.object.namespace.clone();
+        st.watchers.retain(|w| {
+            if w.namespace.is_some() && w.namespace != ns {
+                return !w.tx.is_closed();
+            }
+            // A full queue means a consumer too slow to follow: close it;
+            // the client resumes from its last resourceVersion.
+            w.tx.try_send(event.clone()).is_ok()
+        });
+    }
+
+    /// The revision the cache has applied.
+    pub fn revision(&self) -> Revision {
+        *self.rev.borrow()
+    }
+
+    /// Waits until the cache has applied `rev`; false on timeout.
+    pub async fn wait_for(&self, rev: Revision, timeout: Duration) -> bool {
+        let mut rx = self.rev.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|r| *r >= rev))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// The objects of a resource (in one namespace, or all), in key order,
+    /// and the revision they are current at.
+    pub fn list(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+    ) -> (Vec<Arc<CachedObject>>, Revision) {
+        let c = self.cache_of(resource);
+        let st = c.state.read().unwrap_or_else(|e| e.into_inner());
+        let items = match namespace {
+            Some(ns) if resource.namespaced => {
+                let prefix = format!("{}{ns}/", c.prefix);
+                st.objects
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .map(|(_, o)| o.clone())
+                    .collect()
+            }
+            _ => st.objects.values().cloned().collect(),
+        };
+        (items, self.revision().max(st.rev))
+    }
+
+    /// One object, if present.
+    pub fn get(&self, resource: &Resource, key: &str) -> Option<Arc<CachedObject>> {
+        let c = self.cache_of(resource);
+        let st = c.state.read().unwrap_or_else(|e| e.into_inner());
+        st.objects.get(key).cloned()
+    }
+
+    /// Starts a watch: the events to send first, and the queue of the rest.
+    #[allow(clippy::type_complexity)]
+    pub fn watch(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        from: WatchFrom,
+    ) -> Result<(Vec<Arc<CacheEvent>>, mpsc::Receiver<Arc<CacheEvent>>), CacheError> {
+        let c = self.cache_of(resource);
+        let mut st = c.state.write().unwrap_or_else(|e| e.into_inner());
+        let in_ns = |o: &CachedObject| namespace.is_none() || o.namespace.as_deref() == namespace;
+        let first: Vec<Arc<CacheEvent>> = match from {
+            WatchFrom::Now { initial: false } => Vec::new(),
+            WatchFrom::Now { initial: true } => st
+                .objects
+                .values()
+                .filter(|o| in_ns(o))
+                .map(|o| {
+                    Arc::new(CacheEvent {
+                        kind: EventType::Added,
+                        object: o.clone(),
+                        prev: None,
+                    })
+                })
+                .collect(),
+            WatchFrom::After(rv) => {
+                let global = self.revision();
+                if rv < st.oldest && rv < global {
+                    return Err(CacheError::TooOld {
+                        requested: rv,
+                        oldest: st.oldest,
+                    });
+                }
+                st.history
+                    .iter()
+                    .filter(|e| e.object.rev > rv && in_ns(&e.object))
+                    .cloned()
+                    .collect()
+            }
+        };
+        let (tx, rx) = mpsc::channel(WATCHER_QUEUE);
+        st.watchers.push(Watcher {
+            namespace: namespace.map(str::to_owned),
+            tx,
+        });
+        Ok((first, rx))
+    }
+
+    /// Bytes held for objects (their JSON), for memory accounting.
+    pub fn stored_bytes(&self) -> usize {
+        self.caches
+            .iter()
+            .map(|c| {
+                let st = c.state.read().unwrap_or_else(|e| e.into_inner());
+                st.objects.values().map(|o| o.json.len()).sum::<usize>()
+            })
+            .sum()
+    }
+}
