@@ -22,3 +22,334 @@ async fn namespaces_exist_and_get_shows_table() {
         assert!(out.contains(ns), "{out}");
     }
 }
+
+const HELLO: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: hello
+spec:
+  containers:
+  - image: nginx:1.15
+    name: nginx
+";
+
+const HELLO_VOLUME: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: hello-volume
+spec:
+  containers:
+  - image: nginx:1.15
+    name: nginx
+    volumeMounts:
+    - name: data
+      mountPath: /data
+  volumes:
+  - name: data
+    emptyDir: {}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_seed_pods_and_read_them_every_way() {
+    let c = Cluster::start().await;
+    let out = c.apply_stdin(&["apply", "-f", "-"], HELLO).await;
+    assert_eq!(out.trim(), "pod/hello created");
+    let out = c.apply_stdin(&["apply", "-f", "-"], HELLO_VOLUME).await;
+    assert_eq!(out.trim(), "pod/hello-volume created");
+    // Applying the same manifest again changes nothing.
+    let out = c.apply_stdin(&["apply", "-f", "-"], HELLO).await;
+    assert_eq!(out.trim(), "pod/hello unchanged");
+
+    let table = c.ok(&["get", "pods"]).await;
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
+    assert!(
+        table.contains("hello-volume") && table.contains("Pending"),
+        "{table}"
+    );
+    let wide = c.ok(&["get", "pods", "-o", "wide"]).await;
+    assert!(wide.lines().next().unwrap().contains("NODE"), "{wide}");
+
+    let yaml = c.ok(&["get", "pod", "hello", "-o", "yaml"]).await;
+    assert!(yaml.contains("restartPolicy: Always"), "{yaml}");
+    assert!(
+        yaml.contains("kubectl.kubernetes.io/last-applied-configuration"),
+        "{yaml}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&c.ok(&["get", "pods", "-o", "json"]).await).unwrap();
+    assert_eq!(json["kind"], "List");
+    assert_eq!(json["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        c.ok(&["get", "pods", "-o", "name"]).await,
+        "pod/hello\npod/hello-volume\n"
+    );
+    assert_eq!(
+        c.ok(&[
+            "get",
+            "pod",
+            "hello",
+            "-o",
+            "jsonpath={.spec.containers[0].image}"
+        ])
+        .await,
+        "nginx:1.15"
+    );
+    let cols = c
+        .ok(&[
+            "get",
+            "pods",
+            "-o",
+            "custom-columns=N:.metadata.name,I:.spec.containers[0].image",
+        ])
+        .await;
+    assert!(cols.contains("hello-volume   nginx:1.15"), "{cols}");
+
+    let err = c.fails(&["get", "pod", "nope"]).await;
+    assert!(
+        err.contains("Error from server (NotFound): pods \"nope\" not found"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_annotate_patch_and_delete() {
+    let c = Cluster::start().await;
+    c.apply_stdin(&["apply", "-f", "-"], HELLO).await;
+    assert_eq!(
+        c.ok(&["label", "pod", "hello", "tier=web"]).await.trim(),
+        "pod/hello labeled"
+    );
+    assert_eq!(
+        c.ok(&["annotate", "pod", "hello", "note=hi"]).await.trim(),
+        "pod/hello annotated"
+    );
+    let sel = c
+        .ok(&["get", "pods", "-l", "tier in (web)", "-o", "name"])
+        .await;
+    assert_eq!(sel.trim(), "pod/hello");
+    assert_eq!(
+        c.ok(&["get", "pods", "-l", "tier!=web", "-o", "name"])
+            .await
+            .trim(),
+        ""
+    );
+
+    c.ok(&[
+        "patch",
+        "pod",
+        "hello",
+        "-p",
+        r#"{"metadata":{"labels":{"merged":"yes"}}}"#,
+        "--type=merge",
+    ])
+    .await;
+    c.ok(&[
+        "patch",
+        "pod",
+        "hello",
+        "-p",
+        r#"{"spec":{"containers":[{"name":"nginx","image":"nginx:1.16"}]}}"#,
+    ])
+    .await;
+    c.ok(&[
+        "patch",
+        "pod",
+        "hello",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/metadata/labels/json","value":"yes"}]"#,
+    ])
+    .await;
+    let pod: serde_json::Value =
+        serde_json::from_str(&c.ok(&["get", "pod", "hello", "-o", "json"]).await).unwrap();
+    assert_eq!(pod["metadata"]["labels"]["merged"], "yes");
+    assert_eq!(pod["metadata"]["labels"]["json"], "yes");
+    assert_eq!(pod["spec"]["containers"][0]["image"], "nginx:1.16");
+    assert_eq!(pod["spec"]["containers"].as_array().unwrap().len(), 1);
+
+    let err = c
+        .fails(&[
+            "patch",
+            "pod",
+            "hello",
+            "-p",
+            r#"{"spec":{"containers":[{"name":"other","image":"x"}]}}"#,
+        ])
+        .await;
+    assert!(err.contains("is invalid"), "{err}");
+
+    assert_eq!(
+        c.ok(&["delete", "pod", "hello"]).await.trim(),
+        "pod \"hello\" deleted"
+    );
+    let err = c.fails(&["delete", "pod", "hello"]).await;
+    assert!(err.contains("pods \"hello\" not found"), "{err}");
+}
+
+const DEPLOY: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: nginx-app
+  labels:
+    app: nginx
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: nginx
+  template:
+    metadata:
+      labels:
+        app: nginx
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.15
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployments_scale_apply_changes_and_server_side_apply() {
+    let c = Cluster::start().await;
+    assert_eq!(
+        c.apply_stdin(&["apply", "-f", "-"], DEPLOY).await.trim(),
+        "deployment.apps/nginx-app created"
+    );
+    assert_eq!(
+        c.ok(&["scale", "deployment", "nginx-app", "--replicas=3"])
+            .await
+            .trim(),
+        "deployment.apps/nginx-app scaled"
+    );
+    let replicas = c
+        .ok(&[
+            "get",
+            "deploy",
+            "nginx-app",
+            "-o",
+            "jsonpath={.spec.replicas} {.metadata.generation}",
+        ])
+        .await;
+    assert_eq!(replicas, "3 2");
+    let header = c.ok(&["get", "deployments"]).await;
+    let cols: Vec<&str> = header.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(cols, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
+
+    // A changed manifest is applied as a strategic merge patch.
+    let changed = DEPLOY.replace("nginx:1.15", "nginx:1.16");
+    assert_eq!(
+        c.apply_stdin(&["apply", "-f", "-"], &changed).await.trim(),
+        "deployment.apps/nginx-app configured"
+    );
+    let image = c
+        .ok(&[
+            "get",
+            "deploy",
+            "nginx-app",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ])
+        .await;
+    assert_eq!(image, "nginx:1.16");
+    c.ok(&[
+        "set",
+        "resources",
+        "deployment",
+        "nginx-app",
+        "-c=nginx",
+        "--limits=cpu=500m,memory=128Mi",
+    ])
+    .await;
+    let limits = c
+        .ok(&[
+            "get",
+            "deploy",
+            "nginx-app",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].resources.limits.cpu}",
+        ])
+        .await;
+    assert_eq!(limits, "500m");
+
+    // Server-side apply creates, then updates.
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: \"1\"\n";
+    let out = c
+        .apply_stdin(&["apply", "--server-side", "-f", "-"], cm)
+        .await;
+    assert_eq!(out.trim(), "configmap/ssa serverside-applied");
+    let out = c
+        .apply_stdin(
+            &["apply", "--server-side", "-f", "-"],
+            &cm.replace("\"1\"", "\"2\""),
+        )
+        .await;
+    assert_eq!(out.trim(), "configmap/ssa serverside-applied");
+    assert_eq!(
+        c.ok(&["get", "cm", "ssa", "-o", "jsonpath={.data.a}"])
+            .await,
+        "2"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_commands() {
+    let c = Cluster::start().await;
+    let out = c.ok(&["api-resources"]).await;
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
+    );
+    for line in [
+        "pods",
+        "deployments",
+        "leases",
+        "priorityclasses",
+        "clusterrolebindings",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(line)),
+            "{line} missing:\n{out}"
+        );
+    }
+    let po = out.lines().find(|l| l.starts_with("pods ")).unwrap();
+    let cols: Vec<&str> = po.split_whitespace().collect();
+    assert_eq!(cols, ["pods", "po", "v1", "true", "Pod"]);
+    let err = c.fails(&["get", "foos"]).await;
+    assert!(
+        err.contains("the server doesn't have a resource type \"foos\""),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_errors() {
+    let c = Cluster::start().await;
+    let bad_name = HELLO.replace("name: hello", "name: Hello_World");
+    let out = c.kubectl_in(&["apply", "-f", "-"], Some(&bad_name)).await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is invalid") && err.contains("metadata.name"),
+        "{err}"
+    );
+    let no_image =
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n  - name: c\n";
+    let out = c.kubectl_in(&["create", "-f", "-"], Some(no_image)).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spec.containers[0].image: Required value"),
+        "{err}"
+    );
+    let err = c.fails(&["get", "pods", "-l", "a in b"]).await;
+    assert!(
+        err.contains("unable to parse requirement")
+            || err.contains("BadRequest")
+            || err.contains("couldn't parse"),
+        "{err}"
+    );
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: missing-ns\n";
+    let out = c.kubectl_in(&["create", "-f", "-"], Some(cm)).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("namespaces \"missing-ns\" not found"), "{err}");
+}

@@ -6,6 +6,7 @@ pub mod body;
 mod discovery;
 pub mod meta;
 mod namespaces;
+mod openapi;
 mod read;
 mod table;
 mod watch;
@@ -96,6 +97,10 @@ impl ApiServer {
             }
             "/version" | "/version/" => return Ok(version()),
             "/metrics" => return Ok(self.metrics()),
+            "/openapi/v3" | "/openapi/v3/" => return Ok(openapi::index()),
+            p if p.starts_with("/openapi/v3/") => {
+                return openapi::group_version(&p["/openapi/v3/".len()..])
+            }
             _ => {}
         }
         let query = Query::parse(req.uri().query());

@@ -1,0 +1,161 @@
+//! OpenAPI v3 discovery: `/openapi/v3` lists a document per group-version,
+//! each declaring the paths and operations of its resources with their
+//! group-version-kind and the `fieldValidation` parameter. That is what
+//! kubectl's `apply`, `create -f` and `edit` check before they send
+//! `fieldValidation=Strict` and leave validation to the server.
+//! The component schemas are open objects for now: full schemas (for
+//! `kubectl explain`) come from the Kubernetes definitions later.
+
+use super::body::{value_response, Body};
+use crate::resources::{groups, Resource, RESOURCES};
+use crate::status::ApiError;
+use http::{Response, StatusCode};
+use serde_json::{json, Map, Value};
+
+/// The URL path segment of a group-version: `api/v1`, `apis/apps/v1`.
+fn gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+/// A content hash, so clients cache each document until it changes.
+fn hash(s: &str) -> String {
+    // FNV-1a, 64 bit: stable across runs and builds.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016X}")
+}
+
+fn schema_name(r: &Resource) -> String {
+    let group = if r.group.is_empty() {
+        "core".to_owned()
+    } else {
+        r.group.split('.').next().unwrap_or(r.group).to_owned()
+    };
+    format!("io.k8s.api.{group}.{}.{}", r.version, r.kind)
+}
+
+fn params() -> Value {
+    json!([
+        {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
+        {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
+        {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
+    ])
+}
+
+fn operation(r: &Resource, action: &str) -> Value {
+    json!({
+        "operationId": format!("{action}{}", r.kind),
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version, "kind": r.kind},
+        "parameters": params(),
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", schema_name(r))}}}}},
+    })
+}
+
+fn document(group: &str, version: &str) -> Option<Value> {
+    let served: Vec<&Resource> = RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
+    if served.is_empty() {
+        return None;
+    }
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    let base = format!("/{}", gv_path(group, version));
+    for r in served {
+        let (collection, item) = if r.namespaced {
+            (
+                format!("{base}/namespaces/{{namespace}}/{}", r.plural),
+                format!("{base}/namespaces/{{namespace}}/{}/{{name}}", r.plural),
+            )
+        } else {
+            (
+                format!("{base}/{}", r.plural),
+                format!("{base}/{}/{{name}}", r.plural),
+            )
+        };
+        paths.insert(
+            collection,
+            json!({"post": operation(r, "post"), "get": operation(r, "list")}),
+        );
+        paths.insert(
+            item,
+            json!({"get": operation(r, "get"), "put": operation(r, "put"), "patch": operation(r, "patch"), "delete": operation(r, "delete")}),
+        );
+        schemas.insert(
+            schema_name(r),
+            json!({
+                "type": "object",
+                "x-kubernetes-group-version-kind": [{"group": r.group, "version": r.version, "kind": r.kind}],
+                "properties": {
+                    "apiVersion": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "metadata": {"type": "object"},
+                },
+                "x-kubernetes-preserve-unknown-fields": true,
+            }),
+        );
+    }
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": super::KUBE_GIT_VERSION},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }))
+}
+
+/// `GET /openapi/v3`.
+pub fn index() -> Response<Body> {
+    let mut paths = Map::new();
+    for (g, v) in groups() {
+        let doc = document(g, v).map(|d| d.to_string()).unwrap_or_default();
+        let p = gv_path(g, v);
+        paths.insert(
+            p.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", hash(&doc))}),
+        );
+    }
+    value_response(StatusCode::OK, &json!({"paths": paths}))
+}
+
+/// `GET /openapi/v3/<api/v1 | apis/group/version>`.
+pub fn group_version(rest: &str) -> Result<Response<Body>, ApiError> {
+    let segs: Vec<&str> = rest.trim_matches('/').split('/').collect();
+    let (g, v) = match segs.as_slice() {
+        ["api", v] => ("", *v),
+        ["apis", g, v] => (*g, *v),
+        _ => return Err(ApiError::NoSuchResource),
+    };
+    let doc = document(g, v).ok_or(ApiError::NoSuchResource)?;
+    Ok(value_response(StatusCode::OK, &doc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_operations_declare_field_validation() {
+        let doc = document("", "v1").unwrap();
+        let op = &doc["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["patch"];
+        assert_eq!(op["x-kubernetes-group-version-kind"]["kind"], "Pod");
+        assert!(op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "fieldValidation"));
+        let apps = document("apps", "v1").unwrap();
+        assert!(apps["paths"]
+            .get("/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+            .is_some());
+        assert!(document("nope", "v1").is_none());
+    }
+}
