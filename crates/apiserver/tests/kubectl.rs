@@ -353,3 +353,158 @@ async fn bad_input_gets_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("namespaces \"missing-ns\" not found"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_describe_wait_and_cascade_deletes() {
+    let c = Cluster::start().await;
+    c.apply_stdin(&["apply", "-f", "-"], HELLO).await;
+    // `get -w` prints the current state, then each change, and exits 0
+    // when the server ends the watch (--request-timeout).
+    let watcher = c.kubectl(&["get", "pods", "-w", "--request-timeout=3s"]);
+    let labeler = async {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        c.ok(&["label", "pod", "hello", "seen=yes"]).await
+    };
+    let (out, _) = tokio::join!(watcher, labeler);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().filter(|l| l.starts_with("hello ")).count() >= 2,
+        "{text}"
+    );
+
+    let described = c.ok(&["describe", "pod", "hello"]).await;
+    assert!(
+        described.contains("Name:") && described.contains("nginx:1.15"),
+        "{described}"
+    );
+
+    // A finalizer holds the object after delete until it is removed.
+    c.ok(&[
+        "patch",
+        "pod",
+        "hello",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+    ])
+    .await;
+    c.ok(&["delete", "pod", "hello", "--wait=false"]).await;
+    let ts = c
+        .ok(&[
+            "get",
+            "pod",
+            "hello",
+            "-o",
+            "jsonpath={.metadata.deletionTimestamp}",
+        ])
+        .await;
+    assert!(!ts.is_empty(), "deletionTimestamp set");
+    let waiter = c.kubectl(&["wait", "--for=delete", "pod/hello", "--timeout=20s"]);
+    let releaser = async {
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        c.ok(&[
+            "patch",
+            "pod",
+            "hello",
+            "--type=json",
+            "-p",
+            r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+        ])
+        .await
+    };
+    let (out, _) = tokio::join!(waiter, releaser);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pod/hello condition met"));
+
+    // Cascade modes are recorded for the garbage collector.
+    c.apply_stdin(&["apply", "-f", "-"], DEPLOY).await;
+    c.ok(&[
+        "delete",
+        "deployment",
+        "nginx-app",
+        "--cascade=orphan",
+        "--wait=false",
+    ])
+    .await;
+    let f = c
+        .ok(&[
+            "get",
+            "deploy",
+            "nginx-app",
+            "-o",
+            "jsonpath={.metadata.finalizers}",
+        ])
+        .await;
+    assert!(f.contains("orphan"), "{f}");
+    c.ok(&[
+        "patch",
+        "deploy",
+        "nginx-app",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+    ])
+    .await;
+    c.fails(&["get", "deploy", "nginx-app"]).await;
+    c.apply_stdin(&["apply", "-f", "-"], DEPLOY).await;
+    c.ok(&[
+        "delete",
+        "deployment",
+        "nginx-app",
+        "--cascade=foreground",
+        "--wait=false",
+    ])
+    .await;
+    let f = c
+        .ok(&[
+            "get",
+            "deploy",
+            "nginx-app",
+            "-o",
+            "jsonpath={.metadata.finalizers}",
+        ])
+        .await;
+    assert!(f.contains("foregroundDeletion"), "{f}");
+    let d2 = DEPLOY.replace("name: nginx-app", "name: bg");
+    c.apply_stdin(&["apply", "-f", "-"], &d2).await;
+    assert_eq!(
+        c.ok(&["delete", "deployment", "bg", "--cascade=background"])
+            .await
+            .trim(),
+        "deployment.apps \"bg\" deleted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaces_lifecycle() {
+    let c = Cluster::start().await;
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n";
+    assert_eq!(
+        c.apply_stdin(&["apply", "-f", "-"], ns).await.trim(),
+        "namespace/team created"
+    );
+    let pod = HELLO.replace("name: hello", "name: hello\n  namespace: team");
+    c.apply_stdin(&["apply", "-f", "-"], &pod).await;
+    assert_eq!(
+        c.ok(&["get", "pods", "-n", "team", "-o", "name"])
+            .await
+            .trim(),
+        "pod/hello"
+    );
+    let all = c.ok(&["get", "pods", "-A"]).await;
+    assert!(
+        all.lines().next().unwrap().starts_with("NAMESPACE"),
+        "{all}"
+    );
+    assert!(all.contains("team"), "{all}");
+    let err = c.fails(&["delete", "namespace", "default"]).await;
+    assert!(err.contains("forbidden"), "{err}");
+    let out = c.ok(&["delete", "namespace", "team"]).await;
+    assert_eq!(out.trim(), "namespace \"team\" deleted");
+    c.fails(&["get", "namespace", "team"]).await;
+    c.fails(&["get", "pod", "hello", "-n", "team"]).await;
+}
