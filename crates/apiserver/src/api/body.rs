@@ -52,41 +52,44 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     resp
 }
 
-/// Reads a request body, refusing more than [`MAX_BODY`] bytes.
+/// The most of an oversized body read (and dropped) so that the client can
+/// read the 413 answer; beyond it the connection is simply closed.
+const MAX_DRAIN: usize = 64 * 1024 * 1024;
+
+/// Reads a request body, refusing more than [`MAX_BODY`] bytes. An
+/// oversized body is drained, not buffered, so the client sees the 413.
 pub async fn read_limited(
-    body: hyper::body::Incoming,
+    mut body: hyper::body::Incoming,
     headers: &HeaderMap,
 ) -> Result<Bytes, ApiError> {
-    if let Some(len) = headers
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if len > MAX_BODY {
-            return Err(ApiError::TooLarge {
-                size: len,
-                limit: MAX_BODY,
-            });
-        }
-    }
-    let limited = http_body_util::Limited::new(body, MAX_BODY);
-    match limited.collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                Err(ApiError::TooLarge {
-                    size: MAX_BODY + 1,
-                    limit: MAX_BODY,
-                })
-            } else {
-                Err(ApiError::bad_request(format!(
-                    "reading the request body: {e}"
-                )))
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    let too_large = |size| ApiError::TooLarge {
+        size,
+        limit: MAX_BODY,
+    };
+    let over = declared.is_some_and(|d| d > MAX_BODY);
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > MAX_DRAIN {
+                return Err(too_large(seen));
+            }
+            if !over && seen <= MAX_BODY {
+                buf.extend_from_slice(&data);
             }
         }
     }
+    if over || seen > MAX_BODY {
+        return Err(too_large(declared.unwrap_or(seen).max(seen)));
+    }
+    Ok(buf.freeze())
 }
 
 /// The media type of a request body, without parameters.

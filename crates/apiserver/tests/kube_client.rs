@@ -1,0 +1,197 @@
+//! Integration: kube-rs (the Rust client library) against an in-process
+//! apiserver: typed CRUD, conflicts, selectors, pagination and watches.
+
+mod common;
+use common::Cluster;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Client, Config};
+
+async fn client(c: &Cluster) -> Client {
+    let kc = kube::config::Kubeconfig::read_from(&c.kubeconfig).unwrap();
+    let config = Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
+    Client::try_from(config).unwrap()
+}
+
+fn cm(name: &str, labels: &[(&str, &str)]) -> ConfigMap {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": labels.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()},
+        "data": {"k": "v"},
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_crud_and_conflicts() {
+    let c = Cluster::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(client(&c).await, "default");
+    let created = api
+        .create(&PostParams::default(), &cm("a", &[("app", "x")]))
+        .await
+        .unwrap();
+    let rv = created.metadata.resource_version.clone().unwrap();
+    assert!(created.metadata.uid.is_some());
+    assert!(created.metadata.creation_timestamp.is_some());
+
+    let err = api
+        .create(&PostParams::default(), &cm("a", &[]))
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(s) => assert_eq!((s.code, s.reason.as_str()), (409, "AlreadyExists")),
+        other => panic!("{other}"),
+    }
+
+    let mut changed = created.clone();
+    changed.data = Some([("k".to_owned(), "v2".to_owned())].into());
+    let updated = api
+        .replace("a", &PostParams::default(), &changed)
+        .await
+        .unwrap();
+    assert_ne!(
+        updated.metadata.resource_version.as_deref(),
+        Some(rv.as_str())
+    );
+
+    // The stale resourceVersion of `created` is refused.
+    let err = api
+        .replace("a", &PostParams::default(), &created)
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(s) => assert_eq!((s.code, s.reason.as_str()), (409, "Conflict")),
+        other => panic!("{other}"),
+    }
+
+    let patched = api
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"data": {"extra": "1"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        patched.data.unwrap().get("extra").map(String::as_str),
+        Some("1")
+    );
+
+    api.delete("a", &DeleteParams::default()).await.unwrap();
+    match api.get("a").await.unwrap_err() {
+        kube::Error::Api(s) => assert_eq!(s.code, 404),
+        other => panic!("{other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selectors_and_pagination() {
+    let c = Cluster::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(client(&c).await, "default");
+    for i in 0..25 {
+        let tier = if i % 2 == 0 { "even" } else { "odd" };
+        api.create(
+            &PostParams::default(),
+            &cm(&format!("cm-{i:02}"), &[("tier", tier)]),
+        )
+        .await
+        .unwrap();
+    }
+    let even = api
+        .list(&ListParams::default().labels("tier=even"))
+        .await
+        .unwrap();
+    assert_eq!(even.items.len(), 13);
+    let named = api
+        .list(&ListParams::default().fields("metadata.name=cm-07"))
+        .await
+        .unwrap();
+    assert_eq!(named.items.len(), 1);
+
+    let mut seen = Vec::new();
+    let mut params = ListParams::default().limit(10);
+    loop {
+        let page = api.list(&params).await.unwrap();
+        seen.extend(page.items.iter().map(|i| i.metadata.name.clone().unwrap()));
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = ListParams::default().limit(10).continue_token(&token),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted);
+
+    let err = api
+        .list(&ListParams::default().fields("spec.nope=1"))
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(s) => assert_eq!(s.code, 400),
+        other => panic!("{other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watcher_sees_changes_and_deployments_scale() {
+    let c = Cluster::start().await;
+    let client = client(&c).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let stream = watcher(pods.clone(), watcher::Config::default()).applied_objects();
+    let mut stream = Box::pin(stream);
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "w"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(10), stream.try_next())
+        .await
+        .expect("an event within 10 s")
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.metadata.name.as_deref(), Some("w"));
+    assert_eq!(seen.spec.unwrap().restart_policy.as_deref(), Some("Always"));
+
+    let deps: Api<Deployment> = Api::namespaced(client, "default");
+    let d: Deployment = serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {"selector": {"matchLabels": {"a": "b"}},
+                 "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}}},
+    }))
+    .unwrap();
+    deps.create(&PostParams::default(), &d).await.unwrap();
+    let scale = deps.get_scale("d").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(1));
+    deps.patch_scale(
+        "d",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"replicas": 4}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(deps.get("d").await.unwrap().spec.unwrap().replicas, Some(4));
+    let status = deps
+        .patch_status(
+            "d",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": {"replicas": 4, "readyReplicas": 2}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.status.unwrap().ready_replicas, Some(2));
+    assert_eq!(
+        deps.list(&ListParams::default()).await.unwrap().items.len(),
+        1
+    );
+    let _ = stream.next();
+}
