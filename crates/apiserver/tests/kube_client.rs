@@ -3,7 +3,7 @@
 
 mod common;
 use common::Cluster;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -193,5 +193,5 @@ async fn watcher_sees_changes_and_deployments_scale() {
         deps.list(&ListParams::default()).await.unwrap().items.len(),
         1
     );
-    let _ = stream.next();
+    drop(stream);
 }
