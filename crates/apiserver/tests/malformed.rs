@@ -32,7 +32,7 @@ fn malformed(rng: &mut rand::rngs::StdRng) -> (http::Method, String, &'static st
                 http::Method::POST,
                 cms.into(),
                 "application/json",
-                full[..cut].as_bytes().to_vec(),
+                full.as_bytes()[..cut].to_vec(),
             )
         }
         2 => {
