@@ -16,6 +16,7 @@ pub mod patch;
 pub mod pki;
 pub mod request;
 pub mod resources;
+pub mod schemas;
 pub mod selectors;
 pub mod server;
 pub mod status;

@@ -508,3 +508,46 @@ async fn namespaces_lifecycle() {
     c.fails(&["get", "namespace", "team"]).await;
     c.fails(&["get", "pod", "hello", "-n", "team"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_diff_and_strict_field_validation() {
+    let c = Cluster::start().await;
+    let out = c.ok(&["explain", "pods.spec.containers.image"]).await;
+    assert!(out.contains("KIND:") && out.contains("Pod"), "{out}");
+    assert!(out.contains("FIELD:") && out.contains("image"), "{out}");
+    let out = c.ok(&["explain", "deployment.spec.replicas"]).await;
+    assert!(
+        out.contains("Deployment") && out.contains("replicas"),
+        "{out}"
+    );
+
+    let typo = HELLO.replace(
+        "    name: nginx\n",
+        "    name: nginx\n    imagePullPolice: Always\n",
+    );
+    let out = c.kubectl_in(&["apply", "-f", "-"], Some(&typo)).await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("strict decoding error: unknown field \"spec.containers[0].imagePullPolice\""),
+        "{err}"
+    );
+
+    c.apply_stdin(&["apply", "-f", "-"], HELLO).await;
+    let same = c.kubectl_in(&["diff", "-f", "-"], Some(HELLO)).await;
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+    let changed = HELLO.replace("nginx:1.15", "nginx:1.16");
+    let diff = c.kubectl_in(&["diff", "-f", "-"], Some(&changed)).await;
+    assert_eq!(
+        diff.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    assert!(String::from_utf8_lossy(&diff.stdout).contains("+  - image: nginx:1.16"));
+}

@@ -3,8 +3,8 @@
 //! group-version-kind and the `fieldValidation` parameter. That is what
 //! kubectl's `apply`, `create -f` and `edit` check before they send
 //! `fieldValidation=Strict` and leave validation to the server.
-//! The component schemas are open objects for now: full schemas (for
-//! `kubectl explain`) come from the Kubernetes definitions later.
+//! The component schemas are the Kubernetes definitions (see
+//! [`crate::schemas`]), which `kubectl explain` reads.
 
 use super::body::{value_response, Body};
 use crate::resources::{groups, Resource, RESOURCES};
@@ -33,12 +33,9 @@ fn hash(s: &str) -> String {
 }
 
 fn schema_name(r: &Resource) -> String {
-    let group = if r.group.is_empty() {
-        "core".to_owned()
-    } else {
-        r.group.split('.').next().unwrap_or(r.group).to_owned()
-    };
-    format!("io.k8s.api.{group}.{}.{}", r.version, r.kind)
+    crate::schemas::definition_name(r)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("io.k8s.api.{}.{}", r.version, r.kind))
 }
 
 fn params() -> Value {
@@ -90,19 +87,21 @@ fn document(group: &str, version: &str) -> Option<Value> {
             item,
             json!({"get": operation(r, "get"), "put": operation(r, "put"), "patch": operation(r, "patch"), "delete": operation(r, "delete")}),
         );
-        schemas.insert(
-            schema_name(r),
-            json!({
-                "type": "object",
-                "x-kubernetes-group-version-kind": [{"group": r.group, "version": r.version, "kind": r.kind}],
-                "properties": {
-                    "apiVersion": {"type": "string"},
-                    "kind": {"type": "string"},
-                    "metadata": {"type": "object"},
-                },
-                "x-kubernetes-preserve-unknown-fields": true,
-            }),
-        );
+    }
+    let group_schemas = crate::schemas::for_group(group);
+    for (name, def) in &group_schemas.definitions {
+        schemas.insert(name.clone(), def.clone());
+    }
+    for r in RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
+        if let Some(Value::Object(def)) = schemas.get_mut(&schema_name(r)) {
+            def.insert(
+                "x-kubernetes-group-version-kind".into(),
+                json!([{"group": r.group, "version": r.version, "kind": r.kind}]),
+            );
+        }
     }
     Some(json!({
         "openapi": "3.0.0",

@@ -32,6 +32,48 @@ fn encode(obj: &Value) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(&o).map_err(ApiError::internal)
 }
 
+/// Applies `fieldValidation` to an object: unknown fields are dropped (as
+/// decoding into the Kubernetes type drops them); `Strict` refuses them,
+/// `Warn` (the default) reports them as warnings, `Ignore` says nothing.
+fn field_validation(
+    resource: &Resource,
+    query: &Query,
+    obj: &mut Value,
+) -> Result<Vec<String>, ApiError> {
+    let unknown = crate::schemas::prune_unknown(resource, obj);
+    if unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    let listed: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field {f:?}"))
+        .collect();
+    match query.get("fieldValidation").unwrap_or("Warn") {
+        "Strict" => Err(ApiError::bad_request(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: strict decoding error: {}",
+            listed.join(", "),
+            kind = resource.kind,
+            version = resource.version,
+        ))),
+        "Ignore" => Ok(Vec::new()),
+        "Warn" => Ok(listed),
+        other => Err(ApiError::bad_request(format!(
+            "fieldValidation must be one of Ignore, Warn or Strict, not {other:?}"
+        ))),
+    }
+}
+
+/// Adds `Warning` headers, as Kubernetes reports warnings to clients.
+fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for w in warnings {
+        let text = format!("299 - {}", serde_json::Value::String(w.clone()));
+        if let Ok(v) = http::HeaderValue::from_str(&text) {
+            resp.headers_mut().append(http::header::WARNING, v);
+        }
+    }
+    resp
+}
+
 fn dry_run(query: &Query) -> bool {
     query.all("dryRun").iter().any(|v| v == "All")
 }
@@ -77,6 +119,7 @@ async fn create(
 ) -> Result<Response<Body>, ApiError> {
     let resource = r.resource;
     meta::check_type(resource, &obj, resource.kind)?;
+    let warnings = field_validation(resource, query, &mut obj)?;
     let name = meta::prepare_create(resource, &mut obj, r.namespace.as_deref())?;
     kinds::apply_defaults(resource, &mut obj);
     kinds::initial_status(resource, &mut obj);
@@ -92,7 +135,10 @@ async fn create(
     }
     let key = resource.key(r.namespace.as_deref(), &name);
     if dry_run(query) {
-        return Ok(value_response(StatusCode::CREATED, &obj));
+        return Ok(with_warnings(
+            value_response(StatusCode::CREATED, &obj),
+            &warnings,
+        ));
     }
     let rev = api
         .store
@@ -100,7 +146,10 @@ async fn create(
         .await
         .map_err(|e| from_store(e, resource, &name))?;
     set_resource_version(&mut obj, rev);
-    Ok(value_response(StatusCode::CREATED, &obj))
+    Ok(with_warnings(
+        value_response(StatusCode::CREATED, &obj),
+        &warnings,
+    ))
 }
 
 /// What a read-modify-write produced.

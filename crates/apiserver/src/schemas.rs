@@ -1,0 +1,254 @@
+//! The JSON schemas of the served kinds, generated from k8s-openapi's types
+//! (the Kubernetes 1.33 definitions with their descriptions). They feed the
+//! OpenAPI v3 documents (`kubectl explain`) and the server-side field
+//! validation that rejects unknown fields under `fieldValidation=Strict`.
+
+use crate::resources::Resource;
+use k8s_openapi::api::{
+    apps, batch, coordination, core, discovery, events, policy, rbac, scheduling,
+};
+use schemars::generate::SchemaSettings;
+use schemars::SchemaGenerator;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// The definition name of a kind's schema, and a generator call adding it.
+type Adder = fn(&mut SchemaGenerator) -> String;
+
+macro_rules! adders {
+    ($(($group:literal, $kind:literal, $ty:ty)),* $(,)?) => {
+        &[$(($group, $kind, (|g: &mut SchemaGenerator| {
+            g.subschema_for::<$ty>();
+            <$ty as schemars::JsonSchema>::schema_name().into_owned()
+        }) as Adder)),*]
+    };
+}
+
+static KINDS: &[(&str, &str, Adder)] = adders![
+    ("", "Namespace", core::v1::Namespace),
+    ("", "Node", core::v1::Node),
+    ("", "Pod", core::v1::Pod),
+    ("", "Service", core::v1::Service),
+    ("", "Endpoints", core::v1::Endpoints),
+    ("", "ConfigMap", core::v1::ConfigMap),
+    ("", "Secret", core::v1::Secret),
+    ("", "ServiceAccount", core::v1::ServiceAccount),
+    ("", "Event", core::v1::Event),
+    ("", "PersistentVolume", core::v1::PersistentVolume),
+    ("", "PersistentVolumeClaim", core::v1::PersistentVolumeClaim),
+    ("", "LimitRange", core::v1::LimitRange),
+    ("", "ResourceQuota", core::v1::ResourceQuota),
+    ("apps", "Deployment", apps::v1::Deployment),
+    ("apps", "ReplicaSet", apps::v1::ReplicaSet),
+    ("apps", "StatefulSet", apps::v1::StatefulSet),
+    ("apps", "DaemonSet", apps::v1::DaemonSet),
+    ("apps", "ControllerRevision", apps::v1::ControllerRevision),
+    ("batch", "Job", batch::v1::Job),
+    ("batch", "CronJob", batch::v1::CronJob),
+    ("coordination.k8s.io", "Lease", coordination::v1::Lease),
+    (
+        "scheduling.k8s.io",
+        "PriorityClass",
+        scheduling::v1::PriorityClass
+    ),
+    (
+        "discovery.k8s.io",
+        "EndpointSlice",
+        discovery::v1::EndpointSlice
+    ),
+    ("events.k8s.io", "Event", events::v1::Event),
+    (
+        "policy",
+        "PodDisruptionBudget",
+        policy::v1::PodDisruptionBudget
+    ),
+    ("rbac.authorization.k8s.io", "Role", rbac::v1::Role),
+    (
+        "rbac.authorization.k8s.io",
+        "ClusterRole",
+        rbac::v1::ClusterRole
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "RoleBinding",
+        rbac::v1::RoleBinding
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "ClusterRoleBinding",
+        rbac::v1::ClusterRoleBinding
+    ),
+];
+
+/// The schemas of one group: every definition its kinds reach, and the
+/// definition name of each kind.
+pub struct GroupSchemas {
+    pub definitions: Map<String, Value>,
+    pub kinds: HashMap<&'static str, String>,
+}
+
+fn build(group: &str) -> GroupSchemas {
+    let mut generator = SchemaSettings::openapi3().into_generator();
+    let mut kinds = HashMap::new();
+    for (g, kind, add) in KINDS {
+        if *g == group {
+            kinds.insert(*kind, add(&mut generator));
+        }
+    }
+    GroupSchemas {
+        definitions: generator.take_definitions(true),
+        kinds,
+    }
+}
+
+/// The schemas of a group, generated once.
+pub fn for_group(group: &str) -> &'static GroupSchemas {
+    static CACHE: OnceLock<HashMap<&'static str, GroupSchemas>> = OnceLock::new();
+    let all = CACHE.get_or_init(|| {
+        let mut groups: Vec<&'static str> = KINDS.iter().map(|(g, _, _)| *g).collect();
+        groups.dedup();
+        groups.into_iter().map(|g| (g, build(g))).collect()
+    });
+    static EMPTY: OnceLock<GroupSchemas> = OnceLock::new();
+    all.get(group).unwrap_or_else(|| {
+        EMPTY.get_or_init(|| GroupSchemas {
+            definitions: Map::new(),
+            kinds: HashMap::new(),
+        })
+    })
+}
+
+/// The definition name of a resource's kind.
+pub fn definition_name(resource: &Resource) -> Option<&'static str> {
+    for_group(resource.group)
+        .kinds
+        .get(resource.kind)
+        .map(String::as_str)
+}
+
+fn resolve<'a>(defs: &'a Map<String, Value>, schema: &'a Value) -> &'a Value {
+    let mut s = schema;
+    for _ in 0..16 {
+        match s.get("$ref").and_then(Value::as_str) {
+            Some(r) => match r.rsplit('/').next().and_then(|name| defs.get(name)) {
+                Some(next) => s = next,
+                None => return s,
+            },
+            None => {
+                // `allOf: [{$ref}]` wraps a reference with a description.
+                match s
+                    .get("allOf")
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.first())
+                {
+                    Some(inner) if s.get("properties").is_none() => s = inner,
+                    _ => return s,
+                }
+            }
+        }
+    }
+    s
+}
+
+fn walk(
+    defs: &Map<String, Value>,
+    schema: &Value,
+    value: &mut Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    let schema = resolve(defs, schema);
+    if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                let mut unknown = Vec::new();
+                for (k, v) in map.iter_mut() {
+                    let child = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    match props.get(k) {
+                        Some(s) => walk(defs, s, v, &child, out),
+                        None => {
+                            out.push(child);
+                            unknown.push(k.clone());
+                        }
+                    }
+                }
+                for k in unknown {
+                    map.remove(&k);
+                }
+            } else if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object())
+            {
+                for (k, v) in map.iter_mut() {
+                    walk(defs, extra, v, &format!("{path}.{k}"), out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, v) in items.iter_mut().enumerate() {
+                    walk(defs, item_schema, v, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Removes the fields of `obj` that its kind's schema does not know (as
+/// decoding into the Kubernetes type drops them) and returns their paths
+/// (`spec.containers[0].imagePullPolice`).
+pub fn prune_unknown(resource: &Resource, obj: &mut Value) -> Vec<String> {
+    let schemas = for_group(resource.group);
+    let Some(name) = schemas.kinds.get(resource.kind) else {
+        return Vec::new();
+    };
+    let Some(root) = schemas.definitions.get(name) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    walk(&schemas.definitions, root, obj, "", &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{find, RESOURCES};
+    use serde_json::json;
+
+    #[test]
+    fn every_resource_has_a_schema() {
+        for r in RESOURCES {
+            let name = definition_name(r).unwrap_or_else(|| panic!("{} has no schema", r.kind));
+            assert!(for_group(r.group).definitions.contains_key(name), "{name}");
+        }
+        assert_eq!(
+            definition_name(find("", "v1", "pods").unwrap()),
+            Some("io.k8s.api.core.v1.Pod")
+        );
+    }
+
+    #[test]
+    fn finds_unknown_fields() {
+        let pods = find("", "v1", "pods").unwrap();
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "x", "labels": {"any": "thing"}, "bogus": 1},
+            "spec": {"containers": [{"name": "c", "image": "i", "imagePullPolice": "Always",
+                                     "resources": {"limits": {"cpu": "1"}}}], "nodeSelector": {"a": "b"}}});
+        let mut pod = pod;
+        assert_eq!(
+            prune_unknown(pods, &mut pod),
+            vec!["metadata.bogus", "spec.containers[0].imagePullPolice"]
+        );
+        let cms = find("", "v1", "configmaps").unwrap();
+        assert!(pod["metadata"].get("bogus").is_none(), "pruned");
+        assert!(prune_unknown(cms, &mut json!({"data": {"k": "v"}})).is_empty());
+    }
+}
