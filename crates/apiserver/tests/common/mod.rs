@@ -16,13 +16,19 @@ pub struct Cluster {
 
 impl Cluster {
     pub async fn start() -> Cluster {
+        Self::start_on(None).await
+    }
+
+    /// An apiserver over the etcd at `etcd` (`etcd://host:port`), or the
+    /// embedded store.
+    pub async fn start_on(etcd: Option<String>) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("cuttle-api-")
             .tempdir()
             .unwrap();
         let running = start(ApiServerConfig {
             data_dir: dir.path().to_owned(),
-            etcd_servers: None,
+            etcd_servers: etcd,
             bind_address: "127.0.0.1".parse().unwrap(),
             secure_port: 0,
         })
