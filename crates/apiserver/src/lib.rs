@@ -9,6 +9,7 @@
 //! and the in-memory [`watch_cache`].
 
 pub mod api;
+pub mod apply;
 pub mod auth;
 pub mod fields;
 pub mod kinds;

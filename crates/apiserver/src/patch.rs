@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 /// How a list field merges under a strategic merge patch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ListMerge {
+pub(crate) enum ListMerge {
     /// Items are objects merged by this key.
     ByKey(&'static str),
     /// Items are scalars merged as a set (finalizers).
@@ -21,7 +21,7 @@ enum ListMerge {
 /// The merge strategy of the list at `field` under `path` (the names of
 /// the enclosing fields, outermost first), after the built-in kinds' Go
 /// struct tags.
-fn list_merge(kind: &str, path: &[String], field: &str) -> ListMerge {
+pub(crate) fn list_merge(kind: &str, path: &[String], field: &str) -> ListMerge {
     let in_container = path
         .iter()
         .any(|p| p == "containers" || p == "initContainers" || p == "ephemeralContainers");

@@ -113,6 +113,9 @@ pub enum ApiError {
     },
     #[error("{message}")]
     Gone { message: String },
+    /// Server-side apply would change fields other managers own.
+    #[error("{message}")]
+    ApplyConflict { message: String, causes: Vec<Cause> },
     #[error("the server does not allow this method on the requested resource")]
     MethodNotAllowed,
     #[error("the body of the request was in an unknown format - accepted media types include: {accepted}")]
@@ -184,7 +187,9 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::NoSuchResource => 404,
             ApiError::MethodNotAllowed => 405,
             ApiError::NotAcceptable { .. } => 406,
-            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
+            ApiError::AlreadyExists { .. }
+            | ApiError::Conflict { .. }
+            | ApiError::ApplyConflict { .. } => 409,
             ApiError::Gone { .. } => 410,
             ApiError::TooLarge { .. } => 413,
             ApiError::UnsupportedMediaType { .. } => 415,
@@ -204,7 +209,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::NotAcceptable { .. } => "NotAcceptable",
             ApiError::AlreadyExists { .. } => "AlreadyExists",
-            ApiError::Conflict { .. } => "Conflict",
+            ApiError::Conflict { .. } | ApiError::ApplyConflict { .. } => "Conflict",
             ApiError::Gone { .. } => "Expired",
             ApiError::TooLarge { .. } => "RequestEntityTooLarge",
             ApiError::UnsupportedMediaType { .. } => "UnsupportedMediaType",
@@ -255,6 +260,9 @@ impl ApiError {
                 let mut d = details(group, kind, name);
                 d["causes"] = Value::Array(causes.iter().map(Cause::to_json).collect());
                 Some(d)
+            }
+            ApiError::ApplyConflict { causes, .. } => {
+                Some(json!({"causes": causes.iter().map(Cause::to_json).collect::<Vec<_>>()}))
             }
             _ => None,
         };

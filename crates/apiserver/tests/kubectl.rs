@@ -551,3 +551,78 @@ async fn explain_diff_and_strict_field_validation() {
     );
     assert!(String::from_utf8_lossy(&diff.stdout).contains("+  - image: nginx:1.16"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_tracks_owners_and_conflicts() {
+    let c = Cluster::start().await;
+    let out = c
+        .apply_stdin(
+            &[
+                "apply",
+                "--server-side",
+                "--field-manager=team-a",
+                "-f",
+                "-",
+            ],
+            DEPLOY,
+        )
+        .await;
+    assert_eq!(out.trim(), "deployment.apps/nginx-app serverside-applied");
+    let managers = c
+        .ok(&[
+            "get",
+            "deploy",
+            "nginx-app",
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager}",
+        ])
+        .await;
+    assert_eq!(managers, "team-a");
+    c.ok(&["scale", "deploy", "nginx-app", "--replicas=4"])
+        .await;
+    let changed = DEPLOY.replace("replicas: 1", "replicas: 2");
+    let out = c
+        .kubectl_in(
+            &[
+                "apply",
+                "--server-side",
+                "--field-manager=team-a",
+                "-f",
+                "-",
+            ],
+            Some(&changed),
+        )
+        .await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("conflict") && err.contains(".spec.replicas"),
+        "{err}"
+    );
+    let out = c
+        .apply_stdin(
+            &[
+                "apply",
+                "--server-side",
+                "--field-manager=team-a",
+                "--force-conflicts",
+                "-f",
+                "-",
+            ],
+            &changed,
+        )
+        .await;
+    assert_eq!(out.trim(), "deployment.apps/nginx-app serverside-applied");
+    assert_eq!(
+        c.ok(&[
+            "get",
+            "deploy",
+            "nginx-app",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ])
+        .await,
+        "2"
+    );
+}

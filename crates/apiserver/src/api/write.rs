@@ -78,6 +78,23 @@ fn dry_run(query: &Query) -> bool {
     query.all("dryRun").iter().any(|v| v == "All")
 }
 
+/// The field manager of a write: `fieldManager`, or the client's user
+/// agent up to its first `/` (as Kubernetes defaults it).
+fn manager(query: &Query, headers: &HeaderMap) -> String {
+    if let Some(m) = query.get("fieldManager").filter(|m| !m.is_empty()) {
+        return m.chars().take(128).collect();
+    }
+    headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.split('/').next())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("unknown")
+        .chars()
+        .take(128)
+        .collect()
+}
+
 pub async fn handle(
     api: &Arc<ApiServer>,
     r: &ResourceRequest,
@@ -85,6 +102,11 @@ pub async fn handle(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response<Body>, ApiError> {
+    let mut query = query.clone();
+    query
+        .0
+        .insert("fieldManager".into(), vec![manager(&query, headers)]);
+    let query = &query;
     match (r.verb, r.subresource) {
         (Verb::Create, None) => create(api, r, query, decode(&body, &content_type(headers))?).await,
         (Verb::Create, Some(Subresource::Binding)) => {
@@ -226,6 +248,7 @@ fn next_state(
     new: &Value,
     old: &Value,
     name: &str,
+    manager: Option<&str>,
 ) -> Result<Outcome, ApiError> {
     let mut next = match sub {
         Some(Subresource::Status) => {
@@ -284,6 +307,17 @@ fn next_state(
     if next == old_cmp {
         return Ok(Outcome::Unchanged);
     }
+    if let Some(m) = manager {
+        let sub_name = sub.map(Subresource::name).unwrap_or("");
+        crate::apply::record_update(
+            resource.kind,
+            &resource.api_version(),
+            Some(old),
+            &mut next,
+            m,
+            sub_name,
+        );
+    }
     Ok(Outcome::Write(next))
 }
 
@@ -323,7 +357,7 @@ async fn update(
         name,
         precondition,
         dry_run(query),
-        |old| next_state(resource, sub, &obj, old, name),
+        |old| next_state(resource, sub, &obj, old, name, query.get("fieldManager")),
     )
     .await?;
     Ok(value_response(StatusCode::OK, &result))
@@ -368,31 +402,7 @@ async fn patch_object(
     }
     let key = resource.key(r.namespace.as_deref(), &name);
     if apply {
-        let manager = query.get("fieldManager").unwrap_or("").to_owned();
-        if manager.is_empty() {
-            return Err(ApiError::bad_request(
-                "PATCH /apply requires fieldManager to be set",
-            ));
-        }
-        meta::check_type(resource, &patch_doc, resource.kind)?;
-        if let Some(n) = meta_str(&patch_doc, "name") {
-            if n != name {
-                return Err(ApiError::bad_request(format!(
-                    "the name of the object ({n}) does not match the name on the URL ({name})"
-                )));
-            }
-        }
-        let (existing, _) = api
-            .store
-            .get(&key)
-            .await
-            .map_err(|e| from_store(e, resource, &name))?;
-        if existing.is_none() {
-            // Server-side apply creates what does not exist.
-            let mut obj = patch_doc.clone();
-            meta::meta_mut(&mut obj).insert("name".into(), json!(name));
-            return create(api, r, query, obj).await;
-        }
+        return server_side_apply(api, r, query, patch_doc, &name).await;
     }
     let precondition = if media == "application/json-patch+json" {
         None
@@ -411,11 +421,82 @@ async fn patch_object(
             if let Some(m) = patched.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.remove("resourceVersion");
             }
-            next_state(resource, sub, &patched, old, &name)
+            next_state(
+                resource,
+                sub,
+                &patched,
+                old,
+                &name,
+                query.get("fieldManager"),
+            )
         },
     )
     .await?;
     Ok(value_response(StatusCode::OK, &result))
+}
+
+/// `PATCH` with `application/apply-patch+yaml`: server-side apply, which
+/// creates the object when it does not exist.
+async fn server_side_apply(
+    api: &Arc<ApiServer>,
+    r: &ResourceRequest,
+    query: &Query,
+    mut applied: Value,
+    name: &str,
+) -> Result<Response<Body>, ApiError> {
+    let resource = r.resource;
+    let manager = query.get("fieldManager").unwrap_or("").to_owned();
+    if manager.is_empty() || manager == "unknown" {
+        return Err(ApiError::bad_request(
+            "PATCH /apply requires fieldManager to be set",
+        ));
+    }
+    let force = query.flag("force");
+    meta::check_type(resource, &applied, resource.kind)?;
+    if let Some(n) = meta_str(&applied, "name") {
+        if n != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
+    }
+    let warnings = field_validation(resource, query, &mut applied)?;
+    let key = resource.key(r.namespace.as_deref(), name);
+    let (existing, _) = api
+        .store
+        .get(&key)
+        .await
+        .map_err(|e| from_store(e, resource, name))?;
+    if existing.is_none() {
+        let mut obj = crate::apply::apply(
+            resource.kind,
+            &resource.api_version(),
+            None,
+            &applied,
+            &manager,
+            force,
+        )?;
+        meta::meta_mut(&mut obj).insert("name".into(), json!(name));
+        let resp = create(api, r, query, obj).await?;
+        return Ok(with_warnings(resp, &warnings));
+    }
+    let api_version = resource.api_version();
+    let result = guaranteed_update(api, resource, &key, name, None, dry_run(query), |old| {
+        let merged = crate::apply::apply(
+            resource.kind,
+            &api_version,
+            Some(old),
+            &applied,
+            &manager,
+            force,
+        )?;
+        next_state(resource, None, &merged, old, name, None)
+    })
+    .await?;
+    Ok(with_warnings(
+        value_response(StatusCode::OK, &result),
+        &warnings,
+    ))
 }
 
 fn apply_patch(media: &str, kind: &str, target: &Value, doc: &Value) -> Result<Value, ApiError> {
@@ -495,7 +576,7 @@ async fn update_scale(
         |old| {
             let mut next = old.clone();
             next["spec"]["replicas"] = json!(replicas);
-            next_state(resource, None, &next, old, name)
+            next_state(resource, None, &next, old, name, query.get("fieldManager"))
         },
     )
     .await?;
