@@ -152,7 +152,7 @@ fn malformed(rng: &mut rand::rngs::StdRng) -> (http::Method, String, &'static st
         _ => {
             let kinds = [
                 r#""kind":"Pod""#,
-                r#""kind":"""#,
+                r#""kind":["x"]"#,
                 r#""kind":7"#,
                 r#""apiVersion":"v2""#,
             ];

@@ -106,40 +106,54 @@ pub fn tracks_generation(resource: &Resource) -> bool {
     )
 }
 
-/// Checks apiVersion and kind of a body against the resource it is sent to.
-pub fn check_type(resource: &Resource, obj: &Value, expected_kind: &str) -> Result<(), ApiError> {
-    let Some(map) = obj.as_object() else {
+/// Checks apiVersion and kind of a body against the resource it is sent
+/// to, filling them in when the client left them out (as Kubernetes
+/// defaults them from the URL).
+pub fn check_type(
+    resource: &Resource,
+    obj: &mut Value,
+    expected_kind: &str,
+) -> Result<(), ApiError> {
+    let expected_version = if expected_kind == resource.kind {
+        resource.api_version()
+    } else {
+        String::new()
+    };
+    let Some(map) = obj.as_object_mut() else {
         return Err(ApiError::bad_request(
             "the request body is not a JSON object",
         ));
     };
-    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let kind = map.get("kind").and_then(Value::as_str).unwrap_or("");
-    if api_version.is_empty() && kind.is_empty() {
-        return Err(ApiError::bad_request(
-            "Object 'Kind' is missing in the request body",
-        ));
+    if let Some(m) = map.get("metadata") {
+        if !m.is_object() && !m.is_null() {
+            return Err(ApiError::bad_request("metadata must be an object"));
+        }
     }
+    let kind = match map.get("kind") {
+        None | Some(Value::Null) => expected_kind.to_owned(),
+        Some(Value::String(k)) if k.is_empty() => expected_kind.to_owned(),
+        Some(Value::String(k)) => k.clone(),
+        Some(_) => return Err(ApiError::bad_request("kind must be a string")),
+    };
+    let api_version = match map.get("apiVersion") {
+        None | Some(Value::Null) => expected_version.clone(),
+        Some(Value::String(v)) if v.is_empty() => expected_version.clone(),
+        Some(Value::String(v)) => v.clone(),
+        Some(_) => return Err(ApiError::bad_request("apiVersion must be a string")),
+    };
     if kind != expected_kind {
         return Err(ApiError::bad_request(format!(
-            "the API version in the data ({api_version}) does not match the expected API version ({}) or kind {kind:?} is not {expected_kind:?}",
-            resource.api_version()
+            "the kind in the data ({kind}) does not match the expected kind ({expected_kind})"
         )));
     }
-    let expected_version = if expected_kind == resource.kind {
-        resource.api_version()
-    } else {
-        api_version.to_owned()
-    };
-    if api_version != expected_version {
+    if !expected_version.is_empty() && api_version != expected_version {
         return Err(ApiError::bad_request(format!(
             "the API version in the data ({api_version}) does not match the expected API version ({expected_version})"
         )));
     }
-    if let Some(m) = map.get("metadata") {
-        if !m.is_object() {
-            return Err(ApiError::bad_request("metadata must be an object"));
-        }
+    map.insert("kind".into(), Value::String(kind));
+    if !api_version.is_empty() {
+        map.insert("apiVersion".into(), Value::String(api_version));
     }
     Ok(())
 }

@@ -140,7 +140,7 @@ async fn create(
     mut obj: Value,
 ) -> Result<Response<Body>, ApiError> {
     let resource = r.resource;
-    meta::check_type(resource, &obj, resource.kind)?;
+    meta::check_type(resource, &mut obj, resource.kind)?;
     let warnings = field_validation(resource, query, &mut obj)?;
     let name = meta::prepare_create(resource, &mut obj, r.namespace.as_deref())?;
     kinds::apply_defaults(resource, &mut obj);
@@ -326,14 +326,14 @@ async fn update(
     r: &ResourceRequest,
     query: &Query,
     sub: Option<Subresource>,
-    obj: Value,
+    mut obj: Value,
 ) -> Result<Response<Body>, ApiError> {
     let resource = r.resource;
     let name = r.name.as_deref().unwrap_or_default();
     if sub == Some(Subresource::Scale) {
         return update_scale(api, r, query, obj).await;
     }
-    meta::check_type(resource, &obj, resource.kind)?;
+    meta::check_type(resource, &mut obj, resource.kind)?;
     if let Some(body_name) = meta_str(&obj, "name") {
         if body_name != name {
             return Err(ApiError::bad_request(format!(
@@ -452,7 +452,7 @@ async fn server_side_apply(
         ));
     }
     let force = query.flag("force");
-    meta::check_type(resource, &applied, resource.kind)?;
+    meta::check_type(resource, &mut applied, resource.kind)?;
     if let Some(n) = meta_str(&applied, "name") {
         if n != name {
             return Err(ApiError::bad_request(format!(
