@@ -195,3 +195,45 @@ async fn watcher_sees_changes_and_deployments_scale() {
     );
     drop(stream);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_list_watch_gets_initial_events_then_changes() {
+    let c = Cluster::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(client(&c).await, "default");
+    for i in 0..3 {
+        api.create(&PostParams::default(), &cm(&format!("s-{i}"), &[]))
+            .await
+            .unwrap();
+    }
+    // The watch-list protocol: sendInitialEvents, then a bookmark marking
+    // the end of the initial state.
+    let cfg = watcher::Config::default().streaming_lists();
+    let mut stream = Box::pin(watcher(api.clone(), cfg));
+    let mut initial = Vec::new();
+    loop {
+        let ev = tokio::time::timeout(std::time::Duration::from_secs(10), stream.try_next())
+            .await
+            .expect("events within 10 s")
+            .unwrap()
+            .unwrap();
+        match ev {
+            watcher::Event::InitApply(o) => initial.push(o.metadata.name.unwrap()),
+            watcher::Event::InitDone => break,
+            _ => {}
+        }
+    }
+    initial.sort();
+    assert_eq!(initial, ["s-0", "s-1", "s-2"]);
+    api.create(&PostParams::default(), &cm("s-3", &[]))
+        .await
+        .unwrap();
+    let ev = tokio::time::timeout(std::time::Duration::from_secs(10), stream.try_next())
+        .await
+        .expect("an event within 10 s")
+        .unwrap()
+        .unwrap();
+    match ev {
+        watcher::Event::Apply(o) => assert_eq!(o.metadata.name.as_deref(), Some("s-3")),
+        other => panic!("{other:?}"),
+    }
+}
