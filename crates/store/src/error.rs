@@ -81,9 +81,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// The etcd cluster failed or could not be reached.
+    /// The etcd cluster failed or could not be reached. (Not a `#[source]`:
+    /// the message already carries etcd's, and chains would repeat it.)
     #[error("etcd: {0}")]
-    Etcd(#[from] etcd_client::Error),
+    Etcd(etcd_client::Error),
 
     /// The store is shutting down or its writer stopped.
     #[error("store is closed")]
@@ -94,5 +95,11 @@ impl Error {
     /// Whether retrying the same request may succeed (transient failures).
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Etcd(_) | Error::Closed)
+    }
+}
+
+impl From<etcd_client::Error> for Error {
+    fn from(e: etcd_client::Error) -> Self {
+        Error::Etcd(e)
     }
 }

@@ -282,9 +282,14 @@ impl Store for EtcdStore {
             Some("") => opts = opts.with_from_key(),
             Some(end) => opts = opts.with_range(end),
         }
-        if req.start_revision > 0 {
-            opts = opts.with_start_revision(req.start_revision);
-        }
+        // "From now" is made explicit: etcd-client returns before etcd has
+        // created the watch, so writes right after this call could be missed.
+        let start = if req.start_revision > 0 {
+            req.start_revision
+        } else {
+            self.current_revision().await? + 1
+        };
+        opts = opts.with_start_revision(start);
         if req.prev_kv {
             opts = opts.with_prev_key();
         }

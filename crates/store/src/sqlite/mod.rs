@@ -35,6 +35,8 @@ pub struct SqliteStore {
 
 struct Inner {
     path: String,
+    /// Dropped with the store: stops the checkpoint thread.
+    _stop_checkpoints: mpsc::Sender<()>,
     requests: Mutex<Option<mpsc::Sender<Request>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     reads: Arc<ReadPool>,
@@ -62,6 +64,9 @@ impl SqliteStore {
         let sql = schema::sql_err(&path);
         let conn = schema::open_connection(&db).map_err(&sql)?;
         conn.execute_batch(schema::SCHEMA).map_err(&sql)?;
+        // Checkpoints run on their own thread (below), never inside a
+        // commit, so that no write waits for the database file's fsync.
+        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(&sql)?;
         let revs = schema::read_revisions(&conn).map_err(&sql)?;
         let leases = Arc::new(lease::Leases::default());
         {
@@ -89,8 +94,11 @@ impl SqliteStore {
                 source,
             })?;
         drop(sql);
+        let (stop_checkpoints, checkpoint_rx) = mpsc::channel::<()>();
+        spawn_checkpointer(db.clone(), checkpoint_rx);
         let inner = Arc::new(Inner {
             path,
+            _stop_checkpoints: stop_checkpoints,
             requests: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
             reads: ReadPool::new(db),
@@ -144,6 +152,33 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Let the writer finish what is queued and exit; it closes the hub.
         self.lock_requests().take();
+    }
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies the WAL into the database file in the background (PASSIVE: it
+/// never blocks the writer or readers) until the store is dropped.
+fn spawn_checkpointer(db: std::path::PathBuf, stop: mpsc::Receiver<()>) {
+    let spawned = std::thread::Builder::new()
+        .name("store-checkpoint".into())
+        .spawn(move || {
+            let conn = match schema::open_connection(&db) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "checkpoint connection failed; the WAL will only grow until restart");
+                    return;
+                }
+            };
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::debug!(error = %e, "checkpoint skipped");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the checkpoint thread");
     }
 }
 

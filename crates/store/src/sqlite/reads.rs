@@ -10,13 +10,15 @@ use rusqlite::Connection;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-/// Idle connections kept for reuse; more are opened under load and closed.
-const MAX_IDLE: usize = 16;
+/// Reads run at once (and connections kept open): more readers wait for
+/// a turn instead of opening and closing connections under load.
+const MAX_READERS: usize = 16;
 
 pub(crate) struct ReadPool {
     db: PathBuf,
     path: String,
     idle: Mutex<Vec<Connection>>,
+    permits: tokio::sync::Semaphore,
 }
 
 impl ReadPool {
@@ -25,6 +27,7 @@ impl ReadPool {
             path: db.display().to_string(),
             db,
             idle: Mutex::new(Vec::new()),
+            permits: tokio::sync::Semaphore::new(MAX_READERS),
         })
     }
 
@@ -33,6 +36,7 @@ impl ReadPool {
         self: &Arc<Self>,
         f: impl FnOnce(&Connection, Revisions, &str) -> Result<R> + Send + 'static,
     ) -> Result<R> {
+        let permit = self.permits.acquire().await.map_err(|_| Error::Closed)?;
         let pool = self.clone();
         let join = tokio::task::spawn_blocking(move || {
             let taken = pool.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
@@ -47,13 +51,15 @@ impl ReadPool {
                 tx.finish().map_err(sql_err(&pool.path))?;
                 Ok(r)
             })();
-            let mut idle = pool.idle.lock().unwrap_or_else(|e| e.into_inner());
-            if idle.len() < MAX_IDLE {
-                idle.push(conn);
-            }
+            pool.idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(conn);
             result
         });
-        join.await.map_err(|_| Error::Closed)?
+        let result = join.await.map_err(|_| Error::Closed)?;
+        drop(permit);
+        result
     }
 
     pub(crate) async fn range(self: &Arc<Self>, req: RangeRequest) -> Result<RangeResponse> {

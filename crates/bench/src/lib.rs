@@ -1,0 +1,10 @@
+//! cuttle's benchmarks: the load generators behind `cuttle bench`.
+//!
+//! Each module measures one layer against a real instance of it and returns
+//! a serialisable report that renders as a text table or one line of JSON.
+//! [`store`] drives the key-value store (embedded SQLite or etcd) with
+//! concurrent clients; [`stats`] holds the small statistics they share.
+
+pub mod stats;
+pub mod store;
+mod table;

@@ -1,0 +1,190 @@
+//! `cuttle bench`: load generators that measure a component and print a
+//! report (a table, or one line of JSON with `--json`).
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use cuttle_bench::store::{run_store_bench, StoreBenchOptions, Target};
+use std::time::Duration;
+
+/// What to benchmark.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Throughput and latency of the key-value store.
+    Store(StoreArgs),
+}
+
+/// Flags of `cuttle bench store`.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The store to measure: a fresh embedded store in a temporary
+    /// directory, or etcd (a throwaway process unless --endpoint is given).
+    #[arg(long, value_enum, default_value_t = BackendArg::Sqlite, conflicts_with = "compare")]
+    backend: BackendArg,
+
+    /// The etcd cluster to measure instead of a throwaway etcd process.
+    #[arg(long, value_name = "etcd://HOST:PORT", value_parser = parse_etcd_endpoint)]
+    endpoint: Option<String>,
+
+    /// Measure with this many concurrent clients only (default: 1, 16 and 64).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    clients: Option<u32>,
+
+    /// Seconds each throughput and watch measurement runs.
+    #[arg(long, value_name = "SECS", default_value = "2", value_parser = parse_duration)]
+    duration: Duration,
+
+    /// Measure the embedded store and etcd one after the other and show them
+    /// side by side.
+    #[arg(long)]
+    compare: bool,
+
+    /// Print the report as one line of JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The backends `--backend` accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum BackendArg {
+    /// The embedded SQLite store.
+    Sqlite,
+    /// etcd.
+    Etcd,
+}
+
+/// Runs a `cuttle bench` subcommand.
+pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Store(args) => store(args).await,
+    }
+}
+
+async fn store(args: StoreArgs) -> anyhow::Result<()> {
+    let opts = store_options(&args).unwrap_or_else(|e| e.exit());
+    let report = run_store_bench(opts)
+        .await
+        .context("store benchmark failed")?;
+    if args.json {
+        println!("{}", report.to_json()?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(())
+}
+
+/// The benchmark's options from the flags; a usage error for flags that
+/// only make sense together.
+fn store_options(args: &StoreArgs) -> Result<StoreBenchOptions, clap::Error> {
+    if args.endpoint.is_some() && args.backend != BackendArg::Etcd && !args.compare {
+        let mut cli = <crate::Cli as clap::CommandFactory>::command();
+        cli.build();
+        let mut cmd = cli
+            .find_subcommand_mut("bench")
+            .and_then(|bench| bench.find_subcommand_mut("store"))
+            .cloned()
+            .unwrap_or(cli);
+        return Err(cmd.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--endpoint names an etcd cluster: use it with --backend etcd or --compare",
+        ));
+    }
+    let etcd = Target::Etcd {
+        endpoint: args.endpoint.clone(),
+    };
+    let targets = if args.compare {
+        vec![Target::Sqlite, etcd]
+    } else if args.backend == BackendArg::Etcd {
+        vec![etcd]
+    } else {
+        vec![Target::Sqlite]
+    };
+    let mut opts = StoreBenchOptions::new(targets);
+    if let Some(clients) = args.clients {
+        opts.clients = vec![clients as usize];
+    }
+    opts.duration = args.duration;
+    Ok(opts)
+}
+
+fn parse_etcd_endpoint(s: &str) -> Result<String, String> {
+    match s.strip_prefix("etcd://") {
+        Some(hosts) if !hosts.trim_matches(|c| c == ',' || c == ' ').is_empty() => Ok(s.to_owned()),
+        _ => Err("expected etcd://HOST:PORT[,HOST:PORT...]".into()),
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 3600.0) {
+        return Err("must be more than 0 and at most 3600 seconds".into());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Cli, Command};
+    use clap::Parser;
+
+    fn options(args: &[&str]) -> Result<StoreBenchOptions, clap::Error> {
+        let cli = Cli::try_parse_from(args)?;
+        match cli.command {
+            Command::Bench(BenchCommand::Store(args)) => store_options(&args),
+            other => panic!("not a store bench: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_measure_sqlite_at_three_client_counts() {
+        let opts = options(&["cuttle", "bench", "store"]).expect("options");
+        assert_eq!(opts.targets, vec![Target::Sqlite]);
+        assert_eq!(opts.clients, vec![1, 16, 64]);
+        assert_eq!(opts.duration, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn compare_measures_both_with_the_endpoint_for_etcd() {
+        let opts = options(&[
+            "cuttle",
+            "bench",
+            "store",
+            "--compare",
+            "--endpoint",
+            "etcd://h:2379",
+            "--clients",
+            "8",
+            "--duration",
+            "0.5",
+        ])
+        .expect("options");
+        assert_eq!(
+            opts.targets,
+            vec![
+                Target::Sqlite,
+                Target::Etcd {
+                    endpoint: Some("etcd://h:2379".into())
+                }
+            ]
+        );
+        assert_eq!(opts.clients, vec![8]);
+        assert_eq!(opts.duration, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn bad_flags_are_usage_errors() {
+        for args in [
+            &["cuttle", "bench", "store", "--backend", "mysql"][..],
+            &["cuttle", "bench", "store", "--clients", "0"],
+            &["cuttle", "bench", "store", "--duration", "-1"],
+            &["cuttle", "bench", "store", "--duration", "NaN"],
+            &["cuttle", "bench", "store", "--endpoint", "http://h:2379"],
+            &["cuttle", "bench", "store", "--backend", "etcd", "--compare"],
+            &["cuttle", "bench", "store", "--endpoint", "etcd://h:2379"],
+        ] {
+            assert!(options(args).is_err(), "{args:?} was accepted");
+        }
+    }
+}

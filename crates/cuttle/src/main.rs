@@ -1,0 +1,72 @@
+//! `cuttle`: one binary for every cuttle component. It only parses flags
+//! and hands them to the crates that do the work.
+
+mod bench;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+/// cuttle: a Kubernetes-compatible container orchestrator in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "cuttle", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print cuttle's version.
+    Version,
+    /// Measure a component under load.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The whole chain of causes on one line.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Version => {
+            println!("cuttle {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Bench(command) => bench::run(command).await,
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`), so that stdout
+/// carries only a command's output.
+fn init_tracing() {
+    use std::io::IsTerminal;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}
