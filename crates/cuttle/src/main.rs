@@ -1,6 +1,7 @@
 //! `cuttle`: one binary for every cuttle component. It only parses flags
 //! and hands them to the crates that do the work.
 
+mod apiserver;
 mod bench;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Print cuttle's version.
     Version,
+    /// Serve the Kubernetes API over the store (embedded, or etcd).
+    Apiserver(apiserver::ApiServerArgs),
     /// Measure a component under load.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -44,6 +47,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("cuttle {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+        Command::Apiserver(args) => apiserver::run(args).await,
         Command::Bench(command) => bench::run(command).await,
     }
 }

@@ -1,0 +1,107 @@
+//! `cuttle apiserver`: the Kubernetes API over the store. Flags follow
+//! kube-apiserver's where one exists.
+
+use anyhow::Context;
+use clap::Args;
+use cuttle_apiserver::{start, ApiServerConfig};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// Flags of `cuttle apiserver`.
+#[derive(Debug, Args)]
+pub struct ApiServerArgs {
+    /// Where the embedded store, the certificates and the admin kubeconfig
+    /// (`kubeconfig.yaml`) live.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/cuttle/server")]
+    data_dir: PathBuf,
+
+    /// The port to serve HTTPS on (0 picks a free one).
+    #[arg(long, value_name = "PORT", default_value_t = 6443)]
+    secure_port: u16,
+
+    /// The address to listen on.
+    #[arg(long, value_name = "IP", default_value = "0.0.0.0")]
+    bind_address: IpAddr,
+
+    /// An etcd cluster to keep state in instead of the embedded store:
+    /// comma-separated `http://host:port` (or `etcd://host:port`) URLs.
+    #[arg(long, value_name = "URLS", value_parser = parse_etcd_servers)]
+    etcd_servers: Option<String>,
+}
+
+/// Accepts kube-apiserver's `http://a:2379,http://b:2379` and cuttle's
+/// `etcd://a:2379,b:2379`; returns cuttle's form.
+fn parse_etcd_servers(s: &str) -> Result<String, String> {
+    let mut hosts = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let host = part
+            .strip_prefix("etcd://")
+            .or_else(|| part.strip_prefix("http://"))
+            .unwrap_or(part);
+        if part.starts_with("https://") {
+            return Err("TLS to etcd is not supported yet: use http:// endpoints".into());
+        }
+        if host.is_empty() || host.contains('/') {
+            return Err(format!("{part:?} is not an etcd endpoint (host:port)"));
+        }
+        hosts.push(host.to_owned());
+    }
+    if hosts.is_empty() {
+        return Err("no etcd endpoint given".into());
+    }
+    Ok(format!("etcd://{}", hosts.join(",")))
+}
+
+/// Runs the apiserver until SIGINT or SIGTERM.
+pub async fn run(args: ApiServerArgs) -> anyhow::Result<()> {
+    let running = start(ApiServerConfig {
+        data_dir: args.data_dir.clone(),
+        etcd_servers: args.etcd_servers,
+        bind_address: args.bind_address,
+        secure_port: args.secure_port,
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "starting the apiserver with data directory {}",
+            args.data_dir.display()
+        )
+    })?;
+    eprintln!(
+        "cuttle apiserver serving on {}; admin kubeconfig: {}",
+        running.url(),
+        running.kubeconfig.display()
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_etcd_servers;
+
+    #[test]
+    fn etcd_servers_in_both_forms() {
+        assert_eq!(
+            parse_etcd_servers("http://127.0.0.1:2379").unwrap(),
+            "etcd://127.0.0.1:2379"
+        );
+        assert_eq!(
+            parse_etcd_servers("etcd://a:1,b:2").unwrap(),
+            "etcd://a:1,b:2"
+        );
+        assert_eq!(
+            parse_etcd_servers("http://a:1, http://b:2").unwrap(),
+            "etcd://a:1,b:2"
+        );
+        assert!(parse_etcd_servers("https://a:1").is_err());
+        assert!(parse_etcd_servers("").is_err());
+    }
+}
