@@ -237,3 +237,55 @@ async fn streaming_list_watch_gets_initial_events_then_changes() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_one_storage_in_two_api_versions() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use k8s_openapi::api::events::v1::Event as NewEvent;
+    let c = Cluster::start().await;
+    let client = client(&c).await;
+    let new_api: Api<NewEvent> = Api::namespaced(client.clone(), "default");
+    let core_api: Api<CoreEvent> = Api::namespaced(client, "default");
+    let ev: NewEvent = serde_json::from_value(serde_json::json!({
+        "apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": "pod-started"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "cuttle.io/kubelet", "reportingInstance": "node-1",
+        "action": "Start", "reason": "Started", "type": "Normal", "note": "container started",
+        "regarding": {"kind": "Pod", "name": "web", "namespace": "default"},
+    }))
+    .unwrap();
+    let created = new_api.create(&PostParams::default(), &ev).await.unwrap();
+    assert_eq!(created.note.as_deref(), Some("container started"));
+    // The same object through core/v1.
+    let core = core_api.get("pod-started").await.unwrap();
+    assert_eq!(core.message.as_deref(), Some("container started"));
+    assert_eq!(core.involved_object.name.as_deref(), Some("web"));
+    let by_field = core_api
+        .list(&ListParams::default().fields("involvedObject.name=web"))
+        .await
+        .unwrap();
+    assert_eq!(by_field.items.len(), 1);
+    let listed = new_api.list(&ListParams::default()).await.unwrap();
+    assert_eq!(
+        listed.items[0].regarding.as_ref().unwrap().kind.as_deref(),
+        Some("Pod")
+    );
+    new_api
+        .patch(
+            "pod-started",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"note": "patched"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        core_api
+            .get("pod-started")
+            .await
+            .unwrap()
+            .message
+            .as_deref(),
+        Some("patched")
+    );
+}

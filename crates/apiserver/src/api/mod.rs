@@ -4,6 +4,7 @@
 
 pub mod body;
 mod discovery;
+mod events;
 pub mod meta;
 mod namespaces;
 mod openapi;
@@ -110,18 +111,56 @@ impl ApiServer {
             Target::Groups => discovery::groups(req.headers()),
             Target::Group { group } => discovery::group(&group),
             Target::ResourceList { group, version } => discovery::resource_list(&group, &version),
-            Target::Resource(r) => {
+            Target::Resource(mut r) => {
+                // events.k8s.io Events are core Events, converted.
+                if r.resource.group == "events.k8s.io" {
+                    r.resource = crate::resources::find("", "v1", "events")
+                        .ok_or(ApiError::NoSuchResource)?;
+                    let watch = r.verb == Verb::Watch;
+                    let resp = self.serve_resource(req, &r, &query, true).await?;
+                    return Ok(convert_events_response(resp, watch).await);
+                }
+                self.serve_resource(req, &r, &query, false).await
+            }
+        }
+    }
+
+    async fn serve_resource(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        r: &request::ResourceRequest,
+        query: &Query,
+        new_events: bool,
+    ) -> Result<Response<Body>, ApiError> {
+        let r = r;
+        let query = query;
+        {
+            {
                 if req.method() == Method::GET || req.method() == Method::HEAD {
                     match r.verb {
-                        Verb::Get => read::get(self, &r, &query, req.headers()).await,
-                        Verb::List => read::list(self, &r, &query, req.headers()).await,
-                        Verb::Watch => watch::watch(self, &r, &query, req.headers()).await,
+                        Verb::Get => read::get(self, r, query, req.headers()).await,
+                        Verb::List => read::list(self, r, query, req.headers()).await,
+                        Verb::Watch => watch::watch(self, r, query, req.headers()).await,
                         _ => Err(ApiError::MethodNotAllowed),
                     }
                 } else {
                     let (parts, body) = req.into_parts();
-                    let bytes = body::read_limited(body, &parts.headers).await?;
-                    write::handle(self, &r, &query, &parts.headers, bytes).await
+                    let mut bytes = body::read_limited(body, &parts.headers).await?;
+                    if new_events && !bytes.iter().all(u8::is_ascii_whitespace) {
+                        let media = body::content_type(&parts.headers);
+                        let mut v = if media == "application/json-patch+json" {
+                            body::decode_json(&bytes)?
+                        } else {
+                            body::decode_yaml(&bytes)?
+                        };
+                        if media == "application/json-patch+json" {
+                            events::json_patch_to_core(&mut v);
+                        } else {
+                            events::to_core(&mut v);
+                        }
+                        bytes = Bytes::from(serde_json::to_vec(&v).map_err(ApiError::internal)?);
+                    }
+                    write::handle(self, r, query, &parts.headers, bytes).await
                 }
             }
         }
@@ -141,6 +180,35 @@ impl ApiServer {
             .body(full(text_body))
             .unwrap_or_else(|_| Response::new(full(Bytes::new())))
     }
+}
+
+/// Converts a core Event response (object, list or watch stream) to
+/// events.k8s.io/v1.
+async fn convert_events_response(resp: Response<Body>, watch: bool) -> Response<Body> {
+    use http_body_util::BodyExt;
+    let is_table = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("as=Table"));
+    if is_table {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    if watch {
+        let mapped = body.map_frame(|f| match f.into_data() {
+            Ok(d) => hyper::body::Frame::data(events::watch_line_from_core(&d)),
+            Err(f) => f,
+        });
+        return Response::from_parts(parts, BodyExt::boxed(mapped));
+    }
+    let bytes = match body.collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(never) => match never {},
+    };
+    let mut parts = parts;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, full(events::response_from_core(&bytes)))
 }
 
 fn text(code: StatusCode, s: &'static str) -> Response<Body> {
