@@ -125,6 +125,8 @@ impl ApiServer {
         }
     }
 
+    /// Serves a verb on a resource; with `new_events` the request body is
+    /// an events.k8s.io Event, converted to core first.
     async fn serve_resource(
         self: &Arc<Self>,
         req: Request<Incoming>,
@@ -132,37 +134,31 @@ impl ApiServer {
         query: &Query,
         new_events: bool,
     ) -> Result<Response<Body>, ApiError> {
-        let r = r;
-        let query = query;
-        {
-            {
-                if req.method() == Method::GET || req.method() == Method::HEAD {
-                    match r.verb {
-                        Verb::Get => read::get(self, r, query, req.headers()).await,
-                        Verb::List => read::list(self, r, query, req.headers()).await,
-                        Verb::Watch => watch::watch(self, r, query, req.headers()).await,
-                        _ => Err(ApiError::MethodNotAllowed),
-                    }
-                } else {
-                    let (parts, body) = req.into_parts();
-                    let mut bytes = body::read_limited(body, &parts.headers).await?;
-                    if new_events && !bytes.iter().all(u8::is_ascii_whitespace) {
-                        let media = body::content_type(&parts.headers);
-                        let mut v = if media == "application/json-patch+json" {
-                            body::decode_json(&bytes)?
-                        } else {
-                            body::decode_yaml(&bytes)?
-                        };
-                        if media == "application/json-patch+json" {
-                            events::json_patch_to_core(&mut v);
-                        } else {
-                            events::to_core(&mut v);
-                        }
-                        bytes = Bytes::from(serde_json::to_vec(&v).map_err(ApiError::internal)?);
-                    }
-                    write::handle(self, r, query, &parts.headers, bytes).await
-                }
+        if req.method() == Method::GET || req.method() == Method::HEAD {
+            match r.verb {
+                Verb::Get => read::get(self, r, query, req.headers()).await,
+                Verb::List => read::list(self, r, query, req.headers()).await,
+                Verb::Watch => watch::watch(self, r, query, req.headers()).await,
+                _ => Err(ApiError::MethodNotAllowed),
             }
+        } else {
+            let (parts, body) = req.into_parts();
+            let mut bytes = body::read_limited(body, &parts.headers).await?;
+            if new_events && !bytes.iter().all(u8::is_ascii_whitespace) {
+                let media = body::content_type(&parts.headers);
+                let mut v = if media == "application/json-patch+json" {
+                    body::decode_json(&bytes)?
+                } else {
+                    body::decode_yaml(&bytes)?
+                };
+                if media == "application/json-patch+json" {
+                    events::json_patch_to_core(&mut v);
+                } else {
+                    events::to_core(&mut v);
+                }
+                bytes = Bytes::from(serde_json::to_vec(&v).map_err(ApiError::internal)?);
+            }
+            write::handle(self, r, query, &parts.headers, bytes).await
         }
     }
 
