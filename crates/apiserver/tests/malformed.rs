@@ -255,3 +255,28 @@ async fn thousands_of_malformed_requests_change_nothing() {
     assert_eq!(out, "b");
     assert_eq!(c.ok(&["get", "--raw", "/readyz"]).await, "ok");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_connections_do_not_hurt_the_server() {
+    use tokio::io::AsyncWriteExt;
+    let c = Cluster::start().await;
+    let addr = c.running.as_ref().unwrap().addr;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut idle = Vec::new();
+    for i in 0..200 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let n = rng.random_range(0..4096);
+        let junk: Vec<u8> = (0..n).map(|_| rng.random()).collect();
+        let _ = s.write_all(&junk).await;
+        if i % 10 == 0 {
+            // Half-open, silent connections are held until the handshake times out.
+            idle.push(s);
+        }
+    }
+    assert_eq!(c.ok(&["get", "--raw", "/healthz"]).await, "ok");
+    assert!(c
+        .ok(&["get", "ns", "-o", "name"])
+        .await
+        .contains("namespace/default"));
+    drop(idle);
+}
