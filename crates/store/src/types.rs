@@ -47,6 +47,10 @@ pub struct RangeRequest {
     pub keys_only: bool,
     /// Only count the keys.
     pub count_only: bool,
+    /// Leave out counting the whole range when `limit` is set: `count` is
+    /// then only a lower bound (the keys returned, plus one if `more`).
+    /// Saves a pass over a large range per page. etcd counts regardless.
+    pub skip_count: bool,
 }
 
 impl RangeRequest {
@@ -95,6 +99,11 @@ impl RangeRequest {
 
     pub fn count_only(mut self) -> Self {
         self.count_only = true;
+        self
+    }
+
+    pub fn without_count(mut self) -> Self {
+        self.skip_count = true;
         self
     }
 }

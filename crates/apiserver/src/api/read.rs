@@ -285,11 +285,11 @@ async fn list_from_store(
     };
     let end = prefix_end(&prefix);
     let mut items = Vec::new();
-    let mut total_remaining = None;
+    let total_remaining = None;
     loop {
         let mut req = RangeRequest::between(start.clone(), end.clone()).at_revision(at);
         if limit > 0 {
-            req = req.with_limit(limit - items.len() as i64);
+            req = req.with_limit(limit - items.len() as i64).without_count();
         }
         let resp = api.store.range(req).await.map_err(|e| match e {
             cuttle_store::Error::Compacted { .. } if cont.is_some() => ApiError::Gone {
@@ -317,9 +317,8 @@ async fn list_from_store(
         };
         start = format!("{last}\0");
         if limit > 0 && items.len() as i64 >= limit {
-            if selectors.is_empty() {
-                total_remaining = Some(resp.count - resp.kvs.len() as i64);
-            }
+            // remainingItemCount is optional; counting the rest of a large
+            // range on every page would cost a pass over it.
             let token = encode_continue(at, &start[prefix.len()..]);
             return Ok((items, at, Some((token, total_remaining))));
         }

@@ -66,7 +66,8 @@ impl SqliteStore {
         conn.execute_batch(schema::SCHEMA).map_err(&sql)?;
         // Checkpoints run on their own thread (below), never inside a
         // commit, so that no write waits for the database file's fsync.
-        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(&sql)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(&sql)?;
         let revs = schema::read_revisions(&conn).map_err(&sql)?;
         let leases = Arc::new(lease::Leases::default());
         {

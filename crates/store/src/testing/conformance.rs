@@ -146,6 +146,20 @@ pub async fn range_queries(store: &dyn Store) {
     assert_eq!(rest.kvs[0].key, "/p/10");
     assert!(!rest.more);
 
+    let uncounted = store
+        .range(RangeRequest::prefix("/p/").with_limit(10).without_count())
+        .await
+        .unwrap();
+    assert_eq!(uncounted.kvs, page.kvs);
+    assert!(uncounted.more);
+    assert!(uncounted.count >= 10 && uncounted.count <= 25);
+    let last = store
+        .range(RangeRequest::prefix("/p/").with_limit(25).without_count())
+        .await
+        .unwrap();
+    assert_eq!(last.kvs.len(), 25);
+    assert!(!last.more, "exactly the range's size: nothing more");
+
     let keys_only = store
         .range(RangeRequest::prefix("/p/").keys_only())
         .await
@@ -189,6 +203,29 @@ pub async fn read_at_revision(store: &dyn Store) {
     assert_eq!(seen, vec![("/h/a", &b"a1"[..]), ("/h/b", &b"b1"[..])]);
     assert_eq!(then.revision, snapshot);
     assert_eq!(then.count, 2);
+
+    // Paging through the past: one key per page, in key order.
+    let first = store
+        .range(
+            RangeRequest::prefix("/h/")
+                .at_revision(snapshot)
+                .with_limit(1)
+                .without_count(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((first.kvs[0].key.as_str(), first.more), ("/h/a", true));
+    assert_eq!(value(&first.kvs[0]), b"a1");
+    let second = store
+        .range(
+            RangeRequest::between("/h/a\0", crate::prefix_end("/h/"))
+                .at_revision(snapshot)
+                .with_limit(1)
+                .without_count(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((second.kvs[0].key.as_str(), second.more), ("/h/b", false));
 
     let before_any = store
         .range(RangeRequest::prefix("/h/").at_revision(ra))
