@@ -19,6 +19,8 @@ const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Concurrent HTTP/2 streams per connection (watches included), as Go's
 /// server default that Kubernetes raises to 1000 for watch-heavy clients.
 const MAX_STREAMS: u32 = 1000;
+/// Bytes of response buffered per connection before a write.
+const WRITE_BUFFER: usize = 64 * 1024;
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -125,7 +127,10 @@ pub async fn serve(
                 .http2()
                 .timer(TokioTimer::new())
                 .max_concurrent_streams(MAX_STREAMS);
-            if let Err(e) = builder.serve_connection(TokioIo::new(tls), service).await {
+            // Buffered writes: HTTP/2 frames (a watch event each) coalesce into
+            // one TLS record and one system call per flush.
+            let io = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, tls);
+            if let Err(e) = builder.serve_connection(TokioIo::new(io), service).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });

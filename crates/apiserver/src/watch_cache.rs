@@ -146,7 +146,10 @@ fn cached(
             return None;
         }
     };
-    let json = Bytes::from(serde_json::to_vec(&obj).ok()?);
+    // Exactly the JSON's size: `to_vec` leaves up to twice the capacity.
+    let mut buf = serde_json::to_vec(&obj).ok()?;
+    buf.shrink_to_fit();
+    let json = Bytes::from(buf);
     let (namespace, name) = name_of(key, prefix);
     Some(Arc::new(CachedObject {
         key: key.to_owned(),

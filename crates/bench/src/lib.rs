@@ -3,8 +3,11 @@
 //! Each module measures one layer against a real instance of it and returns
 //! a serialisable report that renders as a text table or one line of JSON.
 //! [`store`] drives the key-value store (embedded SQLite or etcd) with
-//! concurrent clients; [`stats`] holds the small statistics they share.
+//! concurrent clients; [`api`] drives an apiserver (cuttle's, in-process,
+//! or any Kubernetes apiserver through a kubeconfig) with Kubernetes
+//! clients; [`stats`] holds the small statistics they share.
 
+pub mod api;
 pub mod stats;
 pub mod store;
 mod table;

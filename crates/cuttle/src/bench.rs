@@ -3,7 +3,9 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
+use cuttle_bench::api::{self, run_api_bench, ApiBenchOptions};
 use cuttle_bench::store::{run_store_bench, StoreBenchOptions, Target};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// What to benchmark.
@@ -11,6 +13,10 @@ use std::time::Duration;
 pub enum BenchCommand {
     /// Throughput and latency of the key-value store.
     Store(StoreArgs),
+    /// Throughput, latency, watch fan-out and memory of the apiserver.
+    Api(ApiArgs),
+    /// Pods per second, latency and packing of the scheduler.
+    Scheduler(crate::bench_scheduler::SchedulerArgs),
 }
 
 /// Flags of `cuttle bench store`.
@@ -43,6 +49,60 @@ pub struct StoreArgs {
     json: bool,
 }
 
+/// Flags of `cuttle bench api`.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// Measure the apiserver this kubeconfig's current context names
+    /// instead of an in-process cuttle apiserver (memory is then not
+    /// measured).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+
+    /// With --kubeconfig: measure the in-process cuttle apiserver too, and
+    /// show both side by side.
+    #[arg(long, requires = "kubeconfig")]
+    compare: bool,
+
+    /// Measure creates with this many concurrent clients only (default: 1,
+    /// 16 and 64).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    clients: Option<u32>,
+
+    /// Seconds each create measurement, and each series of gets, runs.
+    #[arg(long, value_name = "SECS", default_value = "2", value_parser = parse_duration)]
+    duration: Duration,
+
+    /// The most pods stored: reads are measured at 10000 pods and at this
+    /// many (or at this many alone, when it is 10000 or fewer).
+    #[arg(long, value_name = "N", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u32).range(1..=api::MAX_PODS as i64))]
+    max_pods: u32,
+
+    /// Watches in the fan-out measurement (0 skips it).
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    watchers: u32,
+
+    /// Connections the watches share (as HTTP/2 streams).
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    watch_connections: u32,
+
+    /// Pods created while the watchers watch.
+    #[arg(long, value_name = "N", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    watch_events: u32,
+
+    /// Pods created per second while the watchers watch.
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    watch_rate: u32,
+
+    /// Print the report as one line of JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 /// The backends `--backend` accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum BackendArg {
@@ -56,7 +116,43 @@ enum BackendArg {
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Store(args) => store(args).await,
+        BenchCommand::Api(args) => api_bench(args).await,
+        BenchCommand::Scheduler(args) => crate::bench_scheduler::run(args).await,
     }
+}
+
+async fn api_bench(args: ApiArgs) -> anyhow::Result<()> {
+    let report = run_api_bench(api_options(&args))
+        .await
+        .context("apiserver benchmark failed")?;
+    if args.json {
+        println!("{}", report.to_json()?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(())
+}
+
+/// The benchmark's options from the flags.
+fn api_options(args: &ApiArgs) -> ApiBenchOptions {
+    let targets = match &args.kubeconfig {
+        Some(path) if args.compare => {
+            vec![api::Target::Embedded, api::Target::Kubeconfig(path.clone())]
+        }
+        Some(path) => vec![api::Target::Kubeconfig(path.clone())],
+        None => vec![api::Target::Embedded],
+    };
+    let mut opts = ApiBenchOptions::new(targets);
+    if let Some(clients) = args.clients {
+        opts.clients = vec![clients as usize];
+    }
+    opts.duration = args.duration;
+    opts.levels = api::levels_up_to(args.max_pods as usize);
+    opts.watchers = args.watchers as usize;
+    opts.watch_connections = args.watch_connections as usize;
+    opts.watch_events = args.watch_events as usize;
+    opts.watch_rate = f64::from(args.watch_rate);
+    opts
 }
 
 async fn store(args: StoreArgs) -> anyhow::Result<()> {
@@ -134,6 +230,79 @@ mod tests {
         match cli.command {
             Command::Bench(BenchCommand::Store(args)) => store_options(&args),
             other => panic!("not a store bench: {other:?}"),
+        }
+    }
+
+    fn api(args: &[&str]) -> Result<ApiBenchOptions, clap::Error> {
+        let cli = Cli::try_parse_from(args)?;
+        match cli.command {
+            Command::Bench(BenchCommand::Api(args)) => Ok(api_options(&args)),
+            other => panic!("not an api bench: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn api_defaults_measure_the_in_process_apiserver() {
+        let opts = api(&["cuttle", "bench", "api"]).expect("options");
+        assert_eq!(opts.targets, vec![api::Target::Embedded]);
+        assert_eq!(opts.clients, vec![1, 16, 64]);
+        assert_eq!(opts.levels, vec![10_000, 100_000]);
+        assert_eq!(opts.watchers, 1000);
+        opts.validate().expect("valid");
+    }
+
+    #[test]
+    fn api_kubeconfig_alone_or_compared() {
+        let opts = api(&[
+            "cuttle",
+            "bench",
+            "api",
+            "--kubeconfig",
+            "/k.yaml",
+            "--max-pods",
+            "2000",
+            "--clients",
+            "8",
+            "--watchers",
+            "0",
+        ])
+        .expect("options");
+        assert_eq!(
+            opts.targets,
+            vec![api::Target::Kubeconfig("/k.yaml".into())]
+        );
+        assert_eq!(opts.levels, vec![2000]);
+        assert_eq!(opts.clients, vec![8]);
+        assert_eq!(opts.watchers, 0);
+        let opts = api(&[
+            "cuttle",
+            "bench",
+            "api",
+            "--kubeconfig",
+            "/k.yaml",
+            "--compare",
+        ])
+        .expect("options");
+        assert_eq!(
+            opts.targets,
+            vec![
+                api::Target::Embedded,
+                api::Target::Kubeconfig("/k.yaml".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn api_bad_flags_are_usage_errors() {
+        for args in [
+            &["cuttle", "bench", "api", "--compare"][..],
+            &["cuttle", "bench", "api", "--max-pods", "0"],
+            &["cuttle", "bench", "api", "--max-pods", "1000000"],
+            &["cuttle", "bench", "api", "--watch-rate", "0"],
+            &["cuttle", "bench", "api", "--duration", "0"],
+            &["cuttle", "bench", "api", "--clients", "-3"],
+        ] {
+            assert!(api(args).is_err(), "{args:?} was accepted");
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod apiserver;
 mod bench;
+mod bench_scheduler;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -56,6 +56,15 @@ pub async fn check_writable(
     name: &str,
 ) -> Result<(), ApiError> {
     let ns = namespaces();
+    // The cache answers for the namespaces it holds that are not being
+    // deleted; the store is read only otherwise (a namespace created a
+    // moment ago, or a terminating one).
+    if let Some(cached) = api.cache.get(ns, &ns.key(None, namespace)) {
+        let marker: &[u8] = b"\"deletionTimestamp\"";
+        if !cached.json.windows(marker.len()).any(|w| w == marker) {
+            return Ok(());
+        }
+    }
     let (kv, _) = api
         .store
         .get(&ns.key(None, namespace))

@@ -1,0 +1,320 @@
+//! The benchmark's side of the wire: kube-rs clients built from a
+//! kubeconfig, and the few raw requests the phases time. Requests are
+//! sent pre-encoded and their answers are not decoded into objects, so
+//! that the client spends as little of the machine as it can and holds no
+//! pods in memory.
+
+use super::error::ApiBenchError;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::client::{Body, ConfigExt};
+use kube::{Client, Config};
+use std::path::Path;
+use std::time::Duration;
+
+/// How long a new namespace of a real cluster may take to get its
+/// `default` service account (pods cannot be created before).
+const SERVICE_ACCOUNT_WAIT: Duration = Duration::from_secs(15);
+
+/// A connection to the apiserver under test.
+pub(super) struct Conn {
+    /// The column the target is reported under.
+    pub target: String,
+    /// The server's URL.
+    pub url: String,
+    config: Config,
+    /// kube-rs' own stack (HTTP/1.1, a connection per request in flight),
+    /// without its retries, which would hide errors in the latencies.
+    pub client: Client,
+}
+
+impl Conn {
+    /// Connects with the kubeconfig at `path`; `target` names the column.
+    pub async fn open(path: &Path, target: String) -> Result<Conn, ApiBenchError> {
+        let kubeconfig_err = |source| ApiBenchError::Kubeconfig {
+            path: path.to_owned(),
+            source,
+        };
+        let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(kubeconfig_err)?;
+        let mut config = Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .map_err(kubeconfig_err)?;
+        config.default_retry = false;
+        let client = Client::try_from(config.clone()).map_err(|source| ApiBenchError::Client {
+            target: target.clone(),
+            source,
+        })?;
+        Ok(Conn {
+            target,
+            url: config.cluster_url.to_string(),
+            config,
+            client,
+        })
+    }
+
+    /// A client of its own connection that offers HTTP/2 (ALPN `h2`,
+    /// falling back to HTTP/1.1), so that many requests share one
+    /// connection as client-go's do. kube-rs' default stack offers only
+    /// HTTP/1.1.
+    pub fn http2_client(&self) -> Result<Client, ApiBenchError> {
+        let client_err = |source| ApiBenchError::Client {
+            target: self.target.clone(),
+            source,
+        };
+        let mut tls = self.config.rustls_client_config().map_err(client_err)?;
+        tls.alpn_protocols.clear();
+        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        let mut https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http();
+        // As kube-rs does: the kubeconfig may name the server's
+        // certificate differently from its address.
+        if let Some(name) = &self.config.tls_server_name {
+            let name = rustls::pki_types::ServerName::try_from(name.clone()).map_err(|e| {
+                self.unexpected("connecting", format!("tls-server-name {name:?}: {e}"))
+            })?;
+            https =
+                https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
+        }
+        let https = https.enable_http1().enable_http2().wrap_connector(http);
+        let hyper: hyper_util::client::legacy::Client<_, Body> =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(https);
+        let service = tower::ServiceBuilder::new()
+            .layer(self.config.base_uri_layer())
+            .option_layer(self.config.auth_layer().map_err(client_err)?)
+            .layer(self.config.extra_headers_layer().map_err(client_err)?)
+            .map_err(tower::BoxError::from)
+            .service(hyper);
+        Ok(Client::new(service, self.config.default_namespace.clone()))
+    }
+
+    /// The server's version (`gitVersion`), for the report.
+    pub async fn version(&self) -> Result<String, ApiBenchError> {
+        let info = self
+            .client
+            .apiserver_version()
+            .await
+            .map_err(self.request_err("version"))?;
+        Ok(info.git_version)
+    }
+
+    /// Creates `namespace`; with `wait_for_service_account`, on a cluster
+    /// that makes service accounts, waits for its `default` one (a real
+    /// cluster refuses pods until it is there).
+    pub async fn create_namespace(
+        &self,
+        namespace: &str,
+        wait_for_service_account: bool,
+    ) -> Result<(), ApiBenchError> {
+        const PHASE: &str = "creating the namespace";
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let mut ns = Namespace::default();
+        ns.metadata.name = Some(namespace.to_owned());
+        api.create(&PostParams::default(), &ns)
+            .await
+            .map_err(self.request_err(PHASE))?;
+        if !wait_for_service_account {
+            return Ok(());
+        }
+        // A cluster that makes service accounts has one in `default`; one
+        // that has none there will not make one here either.
+        let in_default: Api<ServiceAccount> = Api::namespaced(self.client.clone(), "default");
+        if !matches!(in_default.get_opt("default").await, Ok(Some(_))) {
+            return Ok(());
+        }
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        let deadline = tokio::time::Instant::now() + SERVICE_ACCOUNT_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = accounts.get_opt("default").await {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tracing::warn!(
+            target = %self.target,
+            namespace,
+            "no default service account appeared; creating pods anyway"
+        );
+        Ok(())
+    }
+
+    /// Deletes `namespace` (and so everything in it), without waiting for
+    /// it to go.
+    pub async fn delete_namespace(&self, namespace: &str) {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        if let Err(error) = api.delete(namespace, &DeleteParams::background()).await {
+            tracing::warn!(target = %self.target, namespace, %error, "could not delete the benchmark's namespace");
+        }
+    }
+
+    /// Sends `body` as JSON to `path` with POST; its answer must be a
+    /// success, whose body is read and dropped.
+    pub async fn post(
+        &self,
+        phase: &'static str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(), ApiBenchError> {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::ACCEPT, "application/json")
+            .body(Body::from(body))
+            .map_err(|e| self.unexpected(phase, format!("building the request: {e}")))?;
+        let resp = self.send(&self.client, phase, req).await?;
+        self.drain(phase, resp).await.map(|_| ())
+    }
+
+    /// GETs `path` and reads the whole answer, which must be a success;
+    /// returns how many bytes it had.
+    pub async fn get_len(&self, phase: &'static str, path: &str) -> Result<u64, ApiBenchError> {
+        let resp = self.send(&self.client, phase, get(path)?).await?;
+        self.drain(phase, resp).await
+    }
+
+    /// GETs `path` and returns the whole answer, which must be a success.
+    pub async fn get_bytes(&self, phase: &'static str, path: &str) -> Result<Bytes, ApiBenchError> {
+        let resp = self.send(&self.client, phase, get(path)?).await?;
+        resp.into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .map_err(self.request_err(phase))
+    }
+
+    /// Sends `req` with `client`; an answer that is not a success becomes
+    /// a [`ApiBenchError::Status`] with the server's message.
+    pub async fn send(
+        &self,
+        client: &Client,
+        phase: &'static str,
+        req: Request<Body>,
+    ) -> Result<Response<Body>, ApiBenchError> {
+        let method = req.method().to_string();
+        let path = req.uri().to_string();
+        let resp = client.send(req).await.map_err(self.request_err(phase))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let code = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        Err(ApiBenchError::Status {
+            target: self.target.clone(),
+            phase,
+            method,
+            path,
+            code: code.as_u16(),
+            message: status_message(code, &body),
+        })
+    }
+
+    /// Reads a successful answer's body to the end; returns its length.
+    async fn drain(&self, phase: &'static str, resp: Response<Body>) -> Result<u64, ApiBenchError> {
+        let mut body = resp.into_body();
+        let mut len = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(self.request_err(phase))?;
+            if let Some(data) = frame.data_ref() {
+                len += data.len() as u64;
+            }
+        }
+        Ok(len)
+    }
+
+    /// Maps a client error of `phase` to [`ApiBenchError::Request`].
+    pub fn request_err(&self, phase: &'static str) -> impl Fn(kube::Error) -> ApiBenchError + '_ {
+        move |source| ApiBenchError::Request {
+            target: self.target.clone(),
+            phase,
+            source,
+        }
+    }
+
+    /// An [`ApiBenchError::Unexpected`] of `phase`.
+    pub fn unexpected(&self, phase: &'static str, detail: String) -> ApiBenchError {
+        ApiBenchError::Unexpected {
+            target: self.target.clone(),
+            phase,
+            detail,
+        }
+    }
+}
+
+/// A GET of `path` asking for JSON.
+pub(super) fn get(path: &str) -> Result<Request<Body>, ApiBenchError> {
+    Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header(http::header::ACCEPT, "application/json")
+        .body(Body::empty())
+        .map_err(|e| ApiBenchError::InvalidOptions(format!("bad request path {path:?}: {e}")))
+}
+
+/// The path of the pods of `namespace`.
+pub(super) fn pods_path(namespace: &str) -> String {
+    format!("/api/v1/namespaces/{namespace}/pods")
+}
+
+/// The message of an error answer: its `Status` message, or its start.
+fn status_message(code: StatusCode, body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Status {
+        #[serde(default)]
+        reason: String,
+        #[serde(default)]
+        message: String,
+    }
+    match serde_json::from_slice::<Status>(body) {
+        Ok(s) if !s.message.is_empty() => format!("{} ({})", s.message, s.reason),
+        _ => {
+            let text = String::from_utf8_lossy(body);
+            let text: String = text.chars().take(300).collect();
+            if text.trim().is_empty() {
+                code.canonical_reason().unwrap_or("error").to_owned()
+            } else {
+                text
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_from_status_or_body() {
+        let status = br#"{"kind":"Status","status":"Failure","message":"pods \"a\" already exists","reason":"AlreadyExists","code":409}"#;
+        assert_eq!(
+            status_message(StatusCode::CONFLICT, status),
+            "pods \"a\" already exists (AlreadyExists)"
+        );
+        assert_eq!(
+            status_message(StatusCode::BAD_GATEWAY, b"upstream down"),
+            "upstream down"
+        );
+        assert_eq!(
+            status_message(StatusCode::SERVICE_UNAVAILABLE, b""),
+            "Service Unavailable"
+        );
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(pods_path("bench-1"), "/api/v1/namespaces/bench-1/pods");
+        assert!(get("/api/v1/namespaces/x/pods?limit=500").is_ok());
+        assert!(get("not a path\n").is_err());
+    }
+}
