@@ -124,6 +124,79 @@ pub fn set_resource_version(obj: &mut Value, rev: Revision) {
     }
 }
 
+/// Inserts `"resourceVersion":"<rev>"` at the start of the top-level
+/// `metadata` object of serialized JSON that has none. `None` when the
+/// bytes have no top-level metadata object or already carry a version.
+pub fn splice_resource_version(json: &[u8], rev: Revision) -> Option<Vec<u8>> {
+    const KEY: &[u8] = b"\"metadata\":{";
+    let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
+    let mut at = None;
+    for (i, &b) in json.iter().enumerate() {
+        if in_str {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                if depth == 1 && json[i..].starts_with(KEY) {
+                    at = Some(i + KEY.len());
+                    break;
+                }
+                in_str = true;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    let at = at?;
+    let meta = &json[at..];
+    // The metadata object's own keys, up to its closing brace.
+    let (mut depth, mut in_str, mut escaped, mut end) = (1usize, false, false, meta.len());
+    for (i, &b) in meta.iter().enumerate() {
+        if in_str {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    end = i;
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    const RV: &[u8] = b"\"resourceVersion\":";
+    if meta[..end].windows(RV.len()).any(|w| w == RV) {
+        return None;
+    }
+    let field = format!("\"resourceVersion\":\"{rev}\"");
+    let empty = meta.first() == Some(&b'}');
+    let mut out = Vec::with_capacity(json.len() + field.len() + 1);
+    out.extend_from_slice(&json[..at]);
+    out.extend_from_slice(field.as_bytes());
+    if !empty {
+        out.push(b',');
+    }
+    out.extend_from_slice(meta);
+    Some(out)
+}
+
 fn name_of(key: &str, prefix: &str) -> (Option<String>, String) {
     let rest = &key[prefix.len()..];
     match rest.split_once('/') {
@@ -139,17 +212,25 @@ fn cached(
     value: &[u8],
     rev: Revision,
 ) -> Option<Arc<CachedObject>> {
-    let obj = match decode(value, rev) {
+    let obj: Value = match serde_json::from_slice(value) {
         Ok(obj) => obj,
         Err(e) => {
             tracing::error!(key, error = %e, "stored object is not JSON; left out of the cache");
             return None;
         }
     };
-    // Exactly the JSON's size: `to_vec` leaves up to twice the capacity.
-    let mut buf = serde_json::to_vec(&obj).ok()?;
-    buf.shrink_to_fit();
-    let json = Bytes::from(buf);
+    // The stored bytes with the resourceVersion spliced in, exactly sized;
+    // re-encoding the parsed object is the fallback.
+    let json = match splice_resource_version(value, rev) {
+        Some(bytes) => Bytes::from(bytes),
+        None => {
+            let mut obj = obj.clone();
+            set_resource_version(&mut obj, rev);
+            let mut buf = serde_json::to_vec(&obj).ok()?;
+            buf.shrink_to_fit();
+            Bytes::from(buf)
+        }
+    };
     let (namespace, name) = name_of(key, prefix);
     Some(Arc::new(CachedObject {
         key: key.to_owned(),
@@ -432,5 +513,31 @@ impl WatchCache {
                 st.objects.values().map(|o| o.json.len()).sum::<usize>()
             })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn splices_the_top_level_metadata_only() {
+        let obj = json!({"apiVersion": "apps/v1", "data": {"spec": {"template": {"metadata": {"labels": {"a": "b"}}}}},
+                         "kind": "ControllerRevision", "metadata": {"name": "x", "note": "\"metadata\":{"}});
+        let bytes = serde_json::to_vec(&obj).unwrap();
+        let spliced = splice_resource_version(&bytes, 42).unwrap();
+        let back: Value = serde_json::from_slice(&spliced).unwrap();
+        assert_eq!(back["metadata"]["resourceVersion"], "42");
+        assert!(back["data"]["spec"]["template"]["metadata"].get("resourceVersion").is_none());
+        let mut expected = obj.clone();
+        set_resource_version(&mut expected, 42);
+        assert_eq!(back, expected);
+        let empty = serde_json::to_vec(&json!({"kind": "X", "metadata": {}})).unwrap();
+        let back: Value = serde_json::from_slice(&splice_resource_version(&empty, 7).unwrap()).unwrap();
+        assert_eq!(back["metadata"]["resourceVersion"], "7");
+        assert!(splice_resource_version(b"{\"kind\":\"X\"}", 1).is_none());
+        let has = serde_json::to_vec(&json!({"metadata": {"resourceVersion": "3"}})).unwrap();
+        assert!(splice_resource_version(&has, 4).is_none());
     }
 }

@@ -25,6 +25,9 @@ const MAX_RETRIES: usize = 16;
 
 /// The stored form of an object: everything but its resourceVersion.
 fn encode(obj: &Value) -> Result<Vec<u8>, ApiError> {
+    if obj.pointer("/metadata/resourceVersion").is_none() {
+        return serde_json::to_vec(obj).map_err(ApiError::internal);
+    }
     let mut o = obj.clone();
     if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
