@@ -529,12 +529,15 @@ mod tests {
         let spliced = splice_resource_version(&bytes, 42).unwrap();
         let back: Value = serde_json::from_slice(&spliced).unwrap();
         assert_eq!(back["metadata"]["resourceVersion"], "42");
-        assert!(back["data"]["spec"]["template"]["metadata"].get("resourceVersion").is_none());
+        assert!(back["data"]["spec"]["template"]["metadata"]
+            .get("resourceVersion")
+            .is_none());
         let mut expected = obj.clone();
         set_resource_version(&mut expected, 42);
         assert_eq!(back, expected);
         let empty = serde_json::to_vec(&json!({"kind": "X", "metadata": {}})).unwrap();
-        let back: Value = serde_json::from_slice(&splice_resource_version(&empty, 7).unwrap()).unwrap();
+        let back: Value =
+            serde_json::from_slice(&splice_resource_version(&empty, 7).unwrap()).unwrap();
         assert_eq!(back["metadata"]["resourceVersion"], "7");
         assert!(splice_resource_version(b"{\"kind\":\"X\"}", 1).is_none());
         let has = serde_json::to_vec(&json!({"metadata": {"resourceVersion": "3"}})).unwrap();
