@@ -26,23 +26,51 @@ pub enum EtcdProcessError {
     /// etcd did not accept connections in time.
     #[error("etcd did not become ready on port {port} within {secs} s")]
     NotReady { port: u16, secs: u64 },
+    /// etcd exited while starting (its log holds why), after every retry.
+    #[error("etcd exited while starting on port {port} ({attempts} attempts): {log}")]
+    Exited {
+        port: u16,
+        attempts: usize,
+        log: String,
+    },
     /// Temporary directory or port allocation failed.
     #[error("preparing etcd: {0}")]
     Io(#[from] std::io::Error),
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 impl EtcdProcess {
     /// Starts etcd and waits until it answers. The binary is `$CUTTLE_ETCD`
-    /// or `etcd` on the PATH.
+    /// or `etcd` on the PATH. A start that dies early (a free port taken by
+    /// someone else between our check and etcd's bind) is retried on new
+    /// ports.
     pub fn start() -> Result<EtcdProcess, EtcdProcessError> {
+        const ATTEMPTS: usize = 5;
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            match Self::start_once() {
+                Err(EtcdProcessError::Exited { port, log, .. }) => {
+                    last = Some((port, log));
+                }
+                other => return other,
+            }
+        }
+        let (port, log) = last.unwrap_or_default();
+        Err(EtcdProcessError::Exited {
+            port,
+            attempts: ATTEMPTS,
+            log,
+        })
+    }
+
+    fn start_once() -> Result<EtcdProcess, EtcdProcessError> {
         let binary = std::env::var("CUTTLE_ETCD").unwrap_or_else(|_| "etcd".to_owned());
         let dir = tempfile::Builder::new().prefix("cuttle-etcd-").tempdir()?;
-        let client_port = free_port()?;
-        let peer_port = free_port()?;
+        // Both listeners held at once, so the two ports differ.
+        let client_listener = TcpListener::bind("127.0.0.1:0")?;
+        let peer_listener = TcpListener::bind("127.0.0.1:0")?;
+        let client_port = client_listener.local_addr()?.port();
+        let peer_port = peer_listener.local_addr()?.port();
+        drop((client_listener, peer_listener));
         let client = format!("http://127.0.0.1:{client_port}");
         let peer = format!("http://127.0.0.1:{peer_port}");
         let log = std::fs::File::create(dir.path().join("etcd.log"))?;
@@ -81,7 +109,14 @@ impl EtcdProcess {
         let start = Instant::now();
         while start.elapsed() < timeout {
             if let Ok(Some(_)) = self.child.try_wait() {
-                break;
+                let log =
+                    std::fs::read_to_string(self._dir.path().join("etcd.log")).unwrap_or_default();
+                let tail: String = log.lines().rev().take(3).collect::<Vec<_>>().join(" | ");
+                return Err(EtcdProcessError::Exited {
+                    port: self.client_port,
+                    attempts: 1,
+                    log: tail,
+                });
             }
             if health_ok(self.client_port) {
                 return Ok(());
