@@ -8,6 +8,7 @@
 //! clients; [`stats`] holds the small statistics they share.
 
 pub mod api;
+mod drive;
 pub mod stats;
 pub mod store;
 mod table;

@@ -143,9 +143,7 @@ pub(super) async fn measure(
     Ok((range, by_clients))
 }
 
-/// Starts `clients` copies of `work` at once, each told the common
-/// deadline; returns what each did and the wall time until the last one
-/// finished (each finishes the operation it has in flight at the deadline).
+/// [`crate::drive::drive`] with this module's error type.
 async fn drive<T, F, Fut>(
     clients: usize,
     duration: Duration,
@@ -156,25 +154,7 @@ where
     F: Fn(usize, Instant) -> Fut,
     Fut: Future<Output = Result<T, BenchError>> + Send + 'static,
 {
-    let start = Instant::now();
-    let deadline = start + duration;
-    let tasks: Vec<_> = (0..clients)
-        .map(|i| tokio::spawn(work(i, deadline)))
-        .collect();
-    let mut results = Vec::with_capacity(clients);
-    let mut failure = None;
-    for task in tasks {
-        match task.await? {
-            Ok(r) => results.push(r),
-            Err(e) => {
-                failure.get_or_insert(e);
-            }
-        }
-    }
-    match failure {
-        Some(e) => Err(e),
-        None => Ok((results, start.elapsed())),
-    }
+    crate::drive::drive(clients, duration, work).await
 }
 
 /// Writes `keys` keys in batched transactions, then times whole reads of them.
