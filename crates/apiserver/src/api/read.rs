@@ -102,7 +102,7 @@ pub async fn get(
         read_object(api, r.resource, &key, name).await?.0
     };
     let obj = match r.subresource {
-        Some(Subresource::Scale) => super::write::scale_of(r.resource, &obj),
+        Some(Subresource::Scale) => super::write::scale_of(&obj),
         _ => obj,
     };
     if wants_table(headers) && r.subresource.is_none() {
@@ -285,7 +285,6 @@ async fn list_from_store(
     };
     let end = prefix_end(&prefix);
     let mut items = Vec::new();
-    let total_remaining = None;
     loop {
         let mut req = RangeRequest::between(start.clone(), end.clone()).at_revision(at);
         if limit > 0 {
@@ -320,7 +319,7 @@ async fn list_from_store(
             // remainingItemCount is optional; counting the rest of a large
             // range on every page would cost a pass over it.
             let token = encode_continue(at, &start[prefix.len()..]);
-            return Ok((items, at, Some((token, total_remaining))));
+            return Ok((items, at, Some((token, None))));
         }
     }
 }

@@ -11,7 +11,7 @@ use super::{namespaces, ApiServer};
 use crate::kinds;
 use crate::patch;
 use crate::request::{Query, ResourceRequest, Verb};
-use crate::resources::{self, Resource, Subresource};
+use crate::resources::{Resource, Subresource};
 use crate::status::{from_store, ApiError};
 use crate::watch_cache::set_resource_version;
 use bytes::Bytes;
@@ -75,6 +75,16 @@ fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<Body
         }
     }
     resp
+}
+
+/// Refuses a body that names another object than the URL does.
+fn check_body_name(obj: &Value, name: &str) -> Result<(), ApiError> {
+    match meta_str(obj, "name") {
+        Some(body_name) if body_name != name => Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn dry_run(query: &Query) -> bool {
@@ -337,13 +347,7 @@ async fn update(
         return update_scale(api, r, query, obj).await;
     }
     meta::check_type(resource, &mut obj, resource.kind)?;
-    if let Some(body_name) = meta_str(&obj, "name") {
-        if body_name != name {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({body_name}) does not match the name on the URL ({name})"
-            )));
-        }
-    }
+    check_body_name(&obj, name)?;
     if let (Some(ns), Some(body_ns)) = (&r.namespace, meta_str(&obj, "namespace")) {
         if !body_ns.is_empty() && body_ns != ns {
             return Err(ApiError::bad_request(
@@ -399,7 +403,7 @@ async fn patch_object(
             &name,
         )
         .await?;
-        let scale = scale_of(resource, &obj);
+        let scale = scale_of(&obj);
         let patched = apply_patch(&media, "Scale", &scale, &patch_doc)?;
         return update_scale(api, r, query, patched).await;
     }
@@ -456,13 +460,7 @@ async fn server_side_apply(
     }
     let force = query.flag("force");
     meta::check_type(resource, &mut applied, resource.kind)?;
-    if let Some(n) = meta_str(&applied, "name") {
-        if n != name {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
-        }
-    }
+    check_body_name(&applied, name)?;
     let warnings = field_validation(resource, query, &mut applied)?;
     let key = resource.key(r.namespace.as_deref(), name);
     let (existing, _) = api
@@ -513,7 +511,7 @@ fn apply_patch(media: &str, kind: &str, target: &Value, doc: &Value) -> Result<V
 }
 
 /// The `autoscaling/v1` Scale of a scalable object.
-pub fn scale_of(resource: &Resource, obj: &Value) -> Value {
+pub fn scale_of(obj: &Value) -> Value {
     let m = meta::meta(obj).cloned().unwrap_or_default();
     let selector = obj
         .pointer("/spec/selector/matchLabels")
@@ -525,7 +523,6 @@ pub fn scale_of(resource: &Resource, obj: &Value) -> Value {
                 .join(",")
         })
         .unwrap_or_default();
-    let _ = resource;
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -558,7 +555,7 @@ async fn update_scale(
         .filter(|n| *n >= 0)
         .ok_or_else(|| {
             ApiError::invalid(
-                resources::find("autoscaling", "v1", "scales").unwrap_or(resource),
+                resource,
                 name,
                 vec![crate::status::Cause::invalid(
                     "spec.replicas",
@@ -583,7 +580,7 @@ async fn update_scale(
         },
     )
     .await?;
-    Ok(value_response(StatusCode::OK, &scale_of(resource, &result)))
+    Ok(value_response(StatusCode::OK, &scale_of(&result)))
 }
 
 /// `POST pods/<name>/binding`: sets the pod's node, once.
