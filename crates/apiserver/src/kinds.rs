@@ -53,11 +53,54 @@ fn default_pod_spec(spec: &mut Value) {
     set_default(spec, "terminationGracePeriodSeconds", json!(30));
     set_default(spec, "schedulerName", json!("default-scheduler"));
     set_default(spec, "securityContext", json!({}));
-    set_default(spec, "enableServiceLinks", json!(true));
-    set_default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
     for list in ["containers", "initContainers"] {
         if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
             cs.iter_mut().for_each(default_container);
+        }
+    }
+}
+
+/// What the DefaultTolerationSeconds admission plugin adds: tolerate a
+/// not-ready or unreachable node for 300 s, unless the pod already says how
+/// long it tolerates that taint.
+fn add_default_tolerations(spec: &mut Value) {
+    set_default(spec, "tolerations", json!([]));
+    let Some(tolerations) = spec.get_mut("tolerations").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        let covered = tolerations.iter().any(|t| {
+            let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
+            let operator = t.get("operator").and_then(Value::as_str).unwrap_or("Equal");
+            let matches_key = t.get("key").and_then(Value::as_str) == Some(key)
+                || (operator == "Exists"
+                    && t.get("key")
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty));
+            matches_key && (effect.is_empty() || effect == "NoExecute")
+        });
+        if !covered {
+            tolerations.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+        }
+    }
+}
+
+/// A RollingUpdate strategy unless another type is set, with its
+/// maxUnavailable and maxSurge defaults (Deployment, DaemonSet).
+fn default_rolling_update(
+    strategy: &mut Value,
+    max_unavailable: impl Into<Value>,
+    max_surge: impl Into<Value>,
+) {
+    set_default(strategy, "type", json!("RollingUpdate"));
+    if strategy["type"] == "RollingUpdate" {
+        set_default(strategy, "rollingUpdate", json!({}));
+        if let Some(rolling) = strategy.get_mut("rollingUpdate") {
+            set_default(rolling, "maxUnavailable", max_unavailable.into());
+            set_default(rolling, "maxSurge", max_surge.into());
         }
     }
 }
@@ -68,19 +111,13 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
         ("", "Pod") => {
             if let Some(spec) = obj.get_mut("spec") {
                 default_pod_spec(spec);
-                if spec.get("priority").is_none() {
-                    spec["priority"] = json!(0);
-                }
-                if spec.get("serviceAccountName").is_none() {
-                    spec["serviceAccountName"] = json!("default");
-                }
-                if spec.get("tolerations").is_none() {
-                    // What the DefaultTolerationSeconds admission plugin adds.
-                    spec["tolerations"] = json!([
-                        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
-                        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
-                    ]);
-                }
+                // Pods only, not templates: SetDefaults_Pod and the
+                // Priority admission plugin.
+                set_default(spec, "enableServiceLinks", json!(true));
+                set_default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
+                set_default(spec, "priority", json!(0));
+                set_default(spec, "serviceAccountName", json!("default"));
+                add_default_tolerations(spec);
             }
         }
         ("apps", "Deployment")
@@ -92,13 +129,39 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
                     set_default(spec, "replicas", json!(1));
                 }
                 set_default(spec, "revisionHistoryLimit", json!(10));
-                if resource.kind == "Deployment" {
-                    set_default(spec, "progressDeadlineSeconds", json!(600));
-                    set_default(
-                        spec,
-                        "strategy",
-                        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}),
-                    );
+                match resource.kind {
+                    "Deployment" => {
+                        set_default(spec, "progressDeadlineSeconds", json!(600));
+                        set_default(spec, "strategy", json!({}));
+                        if let Some(s) = spec.get_mut("strategy") {
+                            default_rolling_update(s, "25%", "25%");
+                        }
+                    }
+                    "DaemonSet" => {
+                        set_default(spec, "updateStrategy", json!({}));
+                        if let Some(s) = spec.get_mut("updateStrategy") {
+                            default_rolling_update(s, 1, 0);
+                        }
+                    }
+                    "StatefulSet" => {
+                        set_default(spec, "podManagementPolicy", json!("OrderedReady"));
+                        set_default(spec, "updateStrategy", json!({}));
+                        if let Some(strategy) = spec.get_mut("updateStrategy") {
+                            set_default(strategy, "type", json!("RollingUpdate"));
+                            if strategy["type"] == "RollingUpdate" {
+                                set_default(strategy, "rollingUpdate", json!({}));
+                                if let Some(rolling) = strategy.get_mut("rollingUpdate") {
+                                    set_default(rolling, "partition", json!(0));
+                                }
+                            }
+                        }
+                        set_default(
+                            spec,
+                            "persistentVolumeClaimRetentionPolicy",
+                            json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
+                        );
+                    }
+                    _ => {}
                 }
                 if let Some(t) = spec.pointer_mut("/template/spec") {
                     default_pod_spec(t);
@@ -111,6 +174,17 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
                 set_default(spec, "completions", json!(1));
                 set_default(spec, "parallelism", json!(1));
                 if let Some(t) = spec.pointer_mut("/template/spec") {
+                    default_pod_spec(t);
+                }
+            }
+        }
+        ("batch", "CronJob") => {
+            if let Some(spec) = obj.get_mut("spec") {
+                set_default(spec, "concurrencyPolicy", json!("Allow"));
+                set_default(spec, "suspend", json!(false));
+                set_default(spec, "successfulJobsHistoryLimit", json!(3));
+                set_default(spec, "failedJobsHistoryLimit", json!(1));
+                if let Some(t) = spec.pointer_mut("/jobTemplate/spec/template/spec") {
                     default_pod_spec(t);
                 }
             }

@@ -15,6 +15,7 @@ pub mod fields;
 pub mod kinds;
 pub mod patch;
 pub mod pki;
+pub mod protobuf;
 pub mod request;
 pub mod resources;
 pub mod schemas;

@@ -15,6 +15,9 @@ pub struct Resource {
     pub short_names: &'static [&'static str],
     pub categories: &'static [&'static str],
     pub subresources: &'static [Subresource],
+    /// [`VERBS`] for stored resources; [`REVIEW_VERBS`] for the reviews,
+    /// which are answered and never stored.
+    pub verbs: &'static [&'static str],
 }
 
 /// A subresource and the kind it speaks.
@@ -68,7 +71,10 @@ impl Subresource {
     }
 }
 
-/// The verbs of every top-level resource.
+/// The verbs of the review resources (SelfSubjectAccessReview, ...).
+pub const REVIEW_VERBS: &[&str] = &["create"];
+
+/// The verbs of every stored top-level resource.
 pub const VERBS: &[&str] = &[
     "create",
     "delete",
@@ -95,6 +101,25 @@ macro_rules! res {
             short_names: &[$($short),*],
             categories: &[$($cat),*],
             subresources: &[$($sub),*],
+            verbs: VERBS,
+        }
+    };
+}
+
+/// A review resource: create only, answered and never stored.
+macro_rules! review {
+    ($group:literal, $kind:literal, $plural:literal, $singular:literal, $namespaced:literal) => {
+        Resource {
+            group: $group,
+            version: "v1",
+            kind: $kind,
+            plural: $plural,
+            singular: $singular,
+            namespaced: $namespaced,
+            short_names: &[],
+            categories: &[],
+            subresources: &[],
+            verbs: REVIEW_VERBS,
         }
     };
 }
@@ -400,6 +425,41 @@ pub static RESOURCES: &[Resource] = &[
         [],
         []
     ),
+    review!(
+        "authentication.k8s.io",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        "selfsubjectreview",
+        false
+    ),
+    review!(
+        "authorization.k8s.io",
+        "LocalSubjectAccessReview",
+        "localsubjectaccessreviews",
+        "localsubjectaccessreview",
+        true
+    ),
+    review!(
+        "authorization.k8s.io",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        "selfsubjectaccessreview",
+        false
+    ),
+    review!(
+        "authorization.k8s.io",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        "selfsubjectrulesreview",
+        false
+    ),
+    review!(
+        "authorization.k8s.io",
+        "SubjectAccessReview",
+        "subjectaccessreviews",
+        "subjectaccessreview",
+        false
+    ),
 ];
 
 impl Resource {
@@ -424,6 +484,11 @@ impl Resource {
         } else {
             format!("{}.{}", self.plural, self.group)
         }
+    }
+
+    /// Whether objects of this resource are stored (all but the reviews).
+    pub fn is_stored(&self) -> bool {
+        self.verbs != REVIEW_VERBS
     }
 
     pub fn has(&self, sub: Subresource) -> bool {

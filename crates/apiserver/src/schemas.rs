@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn every_resource_has_a_schema() {
-        for r in RESOURCES {
+        for r in RESOURCES.iter().filter(|r| r.is_stored()) {
             let name = definition_name(r).unwrap_or_else(|| panic!("{} has no schema", r.kind));
             assert!(for_group(r.group).definitions.contains_key(name), "{name}");
         }

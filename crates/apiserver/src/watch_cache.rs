@@ -249,6 +249,7 @@ impl WatchCache {
     pub async fn start(store: Arc<dyn Store>) -> Result<Arc<WatchCache>, cuttle_store::Error> {
         let caches = RESOURCES
             .iter()
+            .filter(|r| r.is_stored())
             .map(|r| ResourceCache {
                 resource: r,
                 prefix: r.key_prefix(),

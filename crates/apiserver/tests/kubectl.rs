@@ -626,3 +626,129 @@ async fn server_side_apply_tracks_owners_and_conflicts() {
         "2"
     );
 }
+
+/// `kubectl create <generator>`, `run`, `expose`, `auth` and `drain`'s
+/// eviction use kubectl's typed clients, which send protobuf bodies with no
+/// JSON fallback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_client_commands_send_protobuf() {
+    let c = Cluster::start().await;
+    assert_eq!(
+        c.ok(&["create", "namespace", "pb"]).await.trim(),
+        "namespace/pb created"
+    );
+    let created = [
+        vec![
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx:1.25",
+            "--replicas=0",
+            "--port=80",
+        ],
+        vec!["create", "configmap", "cm", "--from-literal=a=b"],
+        vec!["create", "secret", "generic", "s", "--from-literal=k=v"],
+        vec!["create", "service", "clusterip", "svc", "--tcp=80:8080"],
+        vec!["create", "job", "j", "--image=busybox", "--", "echo", "hi"],
+        vec![
+            "create",
+            "cronjob",
+            "cj",
+            "--image=busybox",
+            "--schedule=*/5 * * * *",
+            "--",
+            "true",
+        ],
+        vec!["create", "serviceaccount", "sa"],
+        vec!["create", "role", "r", "--verb=get", "--resource=pods"],
+        vec![
+            "create",
+            "rolebinding",
+            "rb",
+            "--role=r",
+            "--serviceaccount=pb:sa",
+        ],
+        vec!["create", "quota", "q", "--hard=pods=10"],
+        vec![
+            "create",
+            "pdb",
+            "pdb",
+            "--selector=app=web",
+            "--min-available=1",
+        ],
+        vec!["run", "solo", "--image=busybox", "--", "sleep", "1000"],
+    ];
+    for args in created {
+        // The namespace flag first: what follows `--` is the command.
+        let args: Vec<&str> = ["-n", "pb"].into_iter().chain(args).collect();
+        c.ok(&args).await;
+    }
+    c.ok(&["create", "priorityclass", "high", "--value=1000"])
+        .await;
+
+    // What arrived is what was sent, with Kubernetes' defaults.
+    let spec = c
+        .ok(&["get", "deploy", "web", "-n", "pb", "-o", "jsonpath={.spec}"])
+        .await;
+    let spec: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    assert_eq!(spec["replicas"], 0, "{spec}");
+    assert_eq!(spec["selector"]["matchLabels"]["app"], "web");
+    assert_eq!(spec["strategy"]["type"], "RollingUpdate");
+    let container = &spec["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "nginx:1.25");
+    assert_eq!(container["ports"][0]["containerPort"], 80);
+    assert_eq!(container["imagePullPolicy"], "IfNotPresent");
+    let data = c
+        .ok(&["get", "secret", "s", "-n", "pb", "-o", "jsonpath={.data.k}"])
+        .await;
+    assert_eq!(data, "dg=="); // base64 of "v"
+    let cmd = c
+        .ok(&[
+            "get",
+            "pod",
+            "solo",
+            "-n",
+            "pb",
+            "-o",
+            "jsonpath={.spec.containers[0].args}",
+        ])
+        .await;
+    assert_eq!(cmd, r#"["sleep","1000"]"#);
+    c.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "-n",
+        "pb",
+        "--port=80",
+        "--name=exp",
+    ])
+    .await;
+
+    // A create of an object that exists fails as against Kubernetes.
+    let err = c.fails(&["create", "namespace", "pb"]).await;
+    assert!(err.contains(r#"namespaces "pb" already exists"#), "{err}");
+
+    // auth: every authenticated request is allowed until RBAC is enforced.
+    assert_eq!(
+        c.ok(&["auth", "can-i", "create", "pods"]).await.trim(),
+        "yes"
+    );
+    assert_eq!(
+        c.ok(&["auth", "can-i", "delete", "deployments", "-n", "pb"])
+            .await
+            .trim(),
+        "yes"
+    );
+    let whoami = c
+        .ok(&[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ])
+        .await;
+    assert!(!whoami.is_empty());
+    let list = c.ok(&["auth", "can-i", "--list"]).await;
+    assert!(list.contains("*.*"), "{list}");
+}

@@ -19,7 +19,7 @@ fn valid_cm(name: &str) -> String {
 /// One request that must be refused: (method, path, content type, body).
 fn malformed(rng: &mut rand::rngs::StdRng) -> (http::Method, String, &'static str, Vec<u8>) {
     let cms = "/api/v1/namespaces/default/configmaps";
-    match rng.random_range(0..11) {
+    match rng.random_range(0..12) {
         0 => {
             let n = rng.random_range(0..200);
             let body: Vec<u8> = (0..n).map(|_| rng.random()).collect();
@@ -147,6 +147,32 @@ fn malformed(rng: &mut rand::rngs::StdRng) -> (http::Method, String, &'static st
                 cms.into(),
                 "application/yaml",
                 yaml.into_bytes(),
+            )
+        }
+        10 => {
+            // A protobuf envelope naming a ConfigMap around random bytes,
+            // or random bytes after the magic number.
+            let n = rng.random_range(0..300);
+            let raw: Vec<u8> = (0..n).map(|_| rng.random()).collect();
+            let mut body = b"k8s\0".to_vec();
+            if rng.random_bool(0.5) {
+                let type_meta = [b"\x0a\x02v1\x12\x09ConfigMap".as_slice()].concat();
+                body.extend_from_slice(&[0x0a, type_meta.len() as u8]);
+                body.extend_from_slice(&type_meta);
+                body.push(0x12);
+                let mut len = raw.len();
+                while len >= 0x80 {
+                    body.push((len as u8) | 0x80);
+                    len >>= 7;
+                }
+                body.push(len as u8);
+            }
+            body.extend_from_slice(&raw);
+            (
+                http::Method::POST,
+                cms.into(),
+                "application/vnd.kubernetes.protobuf",
+                body,
             )
         }
         _ => {

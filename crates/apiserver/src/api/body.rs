@@ -146,11 +146,12 @@ pub fn decode(bytes: &[u8], media: &str) -> Result<Value, ApiError> {
     match media {
         "" | "application/json" | "*/*" => decode_json(bytes),
         "application/yaml" | "application/x-yaml" | "text/yaml" => decode_yaml(bytes),
-        "application/vnd.kubernetes.protobuf" => Err(ApiError::UnsupportedMediaType {
-            accepted: "application/json, application/yaml".into(),
-        }),
+        "application/vnd.kubernetes.protobuf" => crate::protobuf::decode(bytes)
+            .map_err(|e| ApiError::bad_request(format!("protobuf request body: {e}"))),
         other => Err(ApiError::UnsupportedMediaType {
-            accepted: format!("application/json, application/yaml (got {other})"),
+            accepted: format!(
+                "application/json, application/yaml, application/vnd.kubernetes.protobuf (got {other})"
+            ),
         }),
     }
 }
@@ -212,8 +213,9 @@ mod tests {
             decode(b"x", "application/vnd.kubernetes.protobuf")
                 .unwrap_err()
                 .code(),
-            415
+            400
         );
+        assert_eq!(decode(b"x", "application/cbor").unwrap_err().code(), 415);
         assert_eq!(decode(b"  ", "application/json").unwrap_err().code(), 400);
     }
 }

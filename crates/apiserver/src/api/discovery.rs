@@ -3,7 +3,7 @@
 //! and legacy (`APIVersions`, `APIGroupList`, `APIGroup`, `APIResourceList`).
 
 use super::body::{json_typed, value_response, Body};
-use crate::resources::{groups as served_groups, Resource, RESOURCES, VERBS};
+use crate::resources::{groups as served_groups, Resource, RESOURCES};
 use crate::status::ApiError;
 use http::{header, HeaderMap, Response, StatusCode};
 use serde_json::{json, Value};
@@ -46,7 +46,7 @@ fn aggregated_resource(r: &Resource) -> Value {
         "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
         "scope": scope(r),
         "singularResource": r.singular,
-        "verbs": VERBS,
+        "verbs": r.verbs,
     });
     if !r.short_names.is_empty() {
         v["shortNames"] = json!(r.short_names);
@@ -177,7 +177,7 @@ pub fn resource_list(group: &str, version: &str) -> Result<Response<Body>, ApiEr
             "singularName": r.singular,
             "namespaced": r.namespaced,
             "kind": r.kind,
-            "verbs": VERBS,
+            "verbs": r.verbs,
         });
         if !r.short_names.is_empty() {
             v["shortNames"] = json!(r.short_names);

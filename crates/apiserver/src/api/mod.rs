@@ -9,6 +9,7 @@ pub mod meta;
 mod namespaces;
 mod openapi;
 mod read;
+mod reviews;
 mod table;
 mod watch;
 mod write;
@@ -72,7 +73,7 @@ impl ApiServer {
         let resp = if user.is_none() && !is_public(&path) {
             Err(ApiError::Unauthorized)
         } else {
-            self.route(req, &path).await
+            self.route(req, &path, user.as_ref()).await
         };
         match resp {
             Ok(r) => r,
@@ -87,6 +88,7 @@ impl ApiServer {
         self: &Arc<Self>,
         req: Request<Incoming>,
         path: &str,
+        user: Option<&User>,
     ) -> Result<Response<Body>, ApiError> {
         match path {
             "/healthz" | "/livez" | "/readyz" => return Ok(text(StatusCode::OK, "ok")),
@@ -111,6 +113,11 @@ impl ApiServer {
             Target::Groups => discovery::groups(req.headers()),
             Target::Group { group } => discovery::group(&group),
             Target::ResourceList { group, version } => discovery::resource_list(&group, &version),
+            Target::Resource(r) if !r.resource.is_stored() => {
+                let (parts, body) = req.into_parts();
+                let bytes = body::read_limited(body, &parts.headers).await?;
+                reviews::create(&r, &parts.headers, &bytes, user)
+            }
             Target::Resource(mut r) => {
                 // events.k8s.io Events are core Events, converted.
                 if r.resource.group == "events.k8s.io" {
@@ -142,14 +149,21 @@ impl ApiServer {
                 _ => Err(ApiError::MethodNotAllowed),
             }
         } else {
-            let (parts, body) = req.into_parts();
+            let (mut parts, body) = req.into_parts();
             let mut bytes = body::read_limited(body, &parts.headers).await?;
             if new_events && !bytes.iter().all(u8::is_ascii_whitespace) {
                 let media = body::content_type(&parts.headers);
-                let mut v = if media == "application/json-patch+json" {
-                    body::decode_json(&bytes)?
-                } else {
-                    body::decode_yaml(&bytes)?
+                let mut v = match media.as_str() {
+                    "application/json-patch+json" => body::decode_json(&bytes)?,
+                    "application/vnd.kubernetes.protobuf" => {
+                        // Re-encoded as JSON below, and said so.
+                        parts.headers.insert(
+                            header::CONTENT_TYPE,
+                            header::HeaderValue::from_static("application/json"),
+                        );
+                        body::decode(&bytes, &media)?
+                    }
+                    _ => body::decode_yaml(&bytes)?,
                 };
                 if media == "application/json-patch+json" {
                     events::json_patch_to_core(&mut v);

@@ -113,7 +113,7 @@ pub fn mark_terminating(obj: &mut Value) {
 /// the next delete request finishes.
 pub fn finalize(api: Arc<ApiServer>, name: String) {
     tokio::spawn(async move {
-        for r in RESOURCES.iter().filter(|r| r.namespaced) {
+        for r in RESOURCES.iter().filter(|r| r.namespaced && r.is_stored()) {
             let prefix = format!("{}{name}/", r.key_prefix());
             let txn = Txn {
                 success: vec![TxnOp::Delete {
