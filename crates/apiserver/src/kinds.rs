@@ -203,6 +203,9 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
             }
         }
         ("", "Secret") => set_default(obj, "type", json!("Opaque")),
+        ("scheduling.k8s.io", "PriorityClass") => {
+            set_default(obj, "preemptionPolicy", json!("PreemptLowerPriority"))
+        }
         _ => {}
     }
 }
