@@ -6,8 +6,10 @@
 //! admin kubeconfig ([`pki`]), the HTTPS server and authentication
 //! ([`server`], [`auth`]), request parsing ([`request`]), the served
 //! resources ([`resources`]), the verb handlers ([`api`]) over the store
-//! and the in-memory [`watch_cache`].
+//! and the in-memory [`watch_cache`]; Services get cluster IPs and node
+//! ports from the [`allocators`].
 
+pub mod allocators;
 pub mod api;
 pub mod apply;
 pub mod auth;
@@ -21,9 +23,11 @@ pub mod resources;
 pub mod schemas;
 pub mod selectors;
 pub mod server;
+pub mod sparse;
 pub mod status;
 pub mod watch_cache;
 
+pub use allocators::ServiceNetwork;
 use cuttle_store::Store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +46,8 @@ pub struct ApiServerConfig {
     pub etcd_servers: Option<String>,
     pub bind_address: std::net::IpAddr,
     pub secure_port: u16,
+    /// `--service-cluster-ip-range` and `--service-node-port-range`.
+    pub service_network: ServiceNetwork,
 }
 
 /// Why the apiserver could not start.
@@ -123,8 +129,16 @@ pub async fn start_with_store(
         &format!("https://{connect_host}:{}", addr.port()),
     )?;
     api::namespaces_bootstrap(store.as_ref()).await?;
+    api::services_bootstrap(
+        store.as_ref(),
+        &config.service_network,
+        config.bind_address,
+        addr.port(),
+    )
+    .await?;
     let cache = watch_cache::WatchCache::start(store.clone()).await?;
-    let api = api::ApiServer::new(store.clone(), cache);
+    let allocators = allocators::Allocators::new(config.service_network);
+    let api = api::ApiServer::new(store.clone(), cache, allocators);
     let tls = server::tls_config(&pki)?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(listener, tls, api.clone(), async {

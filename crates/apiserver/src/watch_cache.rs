@@ -8,6 +8,7 @@
 
 use crate::fields;
 use crate::resources::{Resource, RESOURCES};
+use crate::sparse::Paths;
 use bytes::Bytes;
 use cuttle_store::{EventKind, RangeRequest, Revision, Store, WatchRequest};
 use futures::StreamExt;
@@ -101,6 +102,8 @@ struct State {
 struct ResourceCache {
     resource: &'static Resource,
     prefix: String,
+    /// What the cache reads off each object: labels and selectable fields.
+    paths: Paths,
     state: RwLock<State>,
 }
 
@@ -205,14 +208,10 @@ fn name_of(key: &str, prefix: &str) -> (Option<String>, String) {
     }
 }
 
-fn cached(
-    resource: &Resource,
-    prefix: &str,
-    key: &str,
-    value: &[u8],
-    rev: Revision,
-) -> Option<Arc<CachedObject>> {
-    let obj: Value = match serde_json::from_slice(value) {
+fn cached(c: &ResourceCache, key: &str, value: &[u8], rev: Revision) -> Option<Arc<CachedObject>> {
+    let (resource, prefix) = (c.resource, c.prefix.as_str());
+    // Only labels and selectable fields are read; the object stays bytes.
+    let obj: Value = match c.paths.parse(value) {
         Ok(obj) => obj,
         Err(e) => {
             tracing::error!(key, error = %e, "stored object is not JSON; left out of the cache");
@@ -220,11 +219,11 @@ fn cached(
         }
     };
     // The stored bytes with the resourceVersion spliced in, exactly sized;
-    // re-encoding the parsed object is the fallback.
+    // re-encoding the whole parsed object is the fallback.
     let json = match splice_resource_version(value, rev) {
         Some(bytes) => Bytes::from(bytes),
         None => {
-            let mut obj = obj.clone();
+            let mut obj: Value = serde_json::from_slice(value).ok()?;
             set_resource_version(&mut obj, rev);
             let mut buf = serde_json::to_vec(&obj).ok()?;
             buf.shrink_to_fit();
@@ -253,6 +252,12 @@ impl WatchCache {
             .map(|r| ResourceCache {
                 resource: r,
                 prefix: r.key_prefix(),
+                paths: Paths::new(
+                    fields::selectable(r)
+                        .iter()
+                        .copied()
+                        .chain(["metadata.labels"]),
+                ),
                 state: RwLock::new(State::default()),
             })
             .collect();
@@ -282,9 +287,7 @@ impl WatchCache {
         }
         for kv in all.kvs {
             if let Some(c) = self.cache_for(&kv.key) {
-                if let Some(obj) =
-                    cached(c.resource, &c.prefix, &kv.key, &kv.value, kv.mod_revision)
-                {
+                if let Some(obj) = cached(c, &kv.key, &kv.value, kv.mod_revision) {
                     let mut st = c.state.write().unwrap_or_else(|e| e.into_inner());
                     st.objects.insert(kv.key.clone(), obj);
                 }
@@ -365,7 +368,7 @@ impl WatchCache {
         let prev = st.objects.get(&ev.kv.key).cloned();
         let event = match ev.kind {
             EventKind::Put => {
-                let Some(obj) = cached(c.resource, &c.prefix, &ev.kv.key, &ev.kv.value, rev) else {
+                let Some(obj) = cached(c, &ev.kv.key, &ev.kv.value, rev) else {
                     return;
                 };
                 st.objects.insert(ev.kv.key.clone(), obj.clone());
@@ -383,9 +386,7 @@ impl WatchCache {
                 st.objects.remove(&ev.kv.key);
                 // The deleted object is its last state at the delete's revision.
                 let last = ev.prev_kv.as_ref().map(|p| p.value.clone());
-                let Some(last) =
-                    last.and_then(|v| cached(c.resource, &c.prefix, &ev.kv.key, &v, rev))
-                else {
+                let Some(last) = last.and_then(|v| cached(c, &ev.kv.key, &v, rev)) else {
                     return;
                 };
                 CacheEvent {

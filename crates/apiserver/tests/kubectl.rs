@@ -752,3 +752,266 @@ async fn typed_client_commands_send_protobuf() {
     let list = c.ok(&["auth", "can-i", "--list"]).await;
     assert!(list.contains("*.*"), "{list}");
 }
+
+const SERVICES: &str = "apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-np
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-headless
+spec:
+  clusterIP: None
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: ext
+spec:
+  type: ExternalName
+  externalName: example.com
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: dns
+spec:
+  clusterIP: 10.96.0.10
+  ports:
+  - {name: dns, port: 53, protocol: UDP}
+";
+
+/// `kubectl get svc` rows: NAME -> [TYPE, CLUSTER-IP, EXTERNAL-IP, PORT(S)].
+async fn service_rows(c: &Cluster) -> std::collections::HashMap<String, Vec<String>> {
+    let out = c.ok(&["get", "svc", "--no-headers"]).await;
+    out.lines()
+        .map(|l| {
+            let cols: Vec<String> = l.split_whitespace().map(str::to_owned).collect();
+            (cols[0].clone(), cols[1..5].to_vec())
+        })
+        .collect()
+}
+
+fn in_service_cidr(ip: &str) -> bool {
+    let ip: std::net::Ipv4Addr = ip
+        .parse()
+        .unwrap_or_else(|_| panic!("{ip} is an IPv4 address"));
+    let o = ip.octets();
+    o[0] == 10 && (96..112).contains(&o[1]) && ip != std::net::Ipv4Addr::new(10, 96, 0, 0)
+}
+
+/// The node port of `80:NNNNN/TCP`.
+fn node_port(ports: &str) -> u16 {
+    let np = ports
+        .strip_prefix("80:")
+        .and_then(|p| p.strip_suffix("/TCP"))
+        .unwrap_or_else(|| panic!("{ports} shows a node port"));
+    np.parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_get_cluster_ips_and_node_ports() {
+    let c = Cluster::start().await;
+    // The apiserver's own service and endpoints exist from the start.
+    let rows = service_rows(&c).await;
+    assert_eq!(
+        rows["kubernetes"],
+        ["ClusterIP", "10.96.0.1", "<none>", "443/TCP"]
+    );
+    let port = c.url().rsplit(':').next().unwrap().to_owned();
+    let ep = c
+        .ok(&[
+            "get",
+            "endpoints",
+            "kubernetes",
+            "-o",
+            "jsonpath={.subsets[0].addresses[0].ip}:{.subsets[0].ports[0].port}",
+        ])
+        .await;
+    assert_eq!(ep, format!("127.0.0.1:{port}"));
+    let target = c
+        .ok(&[
+            "get",
+            "svc",
+            "kubernetes",
+            "-o",
+            "jsonpath={.spec.ports[0].targetPort}",
+        ])
+        .await;
+    assert_eq!(target, port);
+
+    c.apply_stdin(&["apply", "-f", "-"], SERVICES).await;
+    let rows = service_rows(&c).await;
+    let web = &rows["web"];
+    assert_eq!(web[0], "ClusterIP");
+    assert!(in_service_cidr(&web[1]), "{web:?}");
+    assert_eq!(web[3], "80/TCP");
+    let np = &rows["web-np"];
+    assert_eq!(np[0], "NodePort");
+    assert!(in_service_cidr(&np[1]), "{np:?}");
+    assert!((30000..=32767).contains(&node_port(&np[3])), "{np:?}");
+    assert_eq!(rows["web-headless"][..2], ["ClusterIP", "None"]);
+    assert_eq!(
+        rows["ext"],
+        ["ExternalName", "<none>", "example.com", "<none>"]
+    );
+    assert_eq!(rows["dns"][1], "10.96.0.10");
+    let ips: std::collections::HashSet<&String> = rows.values().map(|r| &r[1]).collect();
+    assert_eq!(ips.len(), rows.len(), "addresses repeat: {rows:?}");
+    let yaml = c.ok(&["get", "svc", "web-np", "-o", "yaml"]).await;
+    for field in [
+        "ipFamilyPolicy: SingleStack",
+        "- IPv4",
+        "internalTrafficPolicy: Cluster",
+        "externalTrafficPolicy: Cluster",
+    ] {
+        assert!(yaml.contains(field), "{field} missing:\n{yaml}");
+    }
+    // Applying the same manifests again changes nothing.
+    let out = c.apply_stdin(&["apply", "-f", "-"], SERVICES).await;
+    assert!(out.contains("service/web-np unchanged"), "{out}");
+    assert_eq!(service_rows(&c).await, rows);
+
+    // Addresses and ports asked for must be free and in range.
+    let err = c
+        .fails(&[
+            "create",
+            "service",
+            "clusterip",
+            "clash",
+            "--clusterip=10.96.0.10",
+            "--tcp=80:80",
+        ])
+        .await;
+    assert!(
+        err.contains("Service \"clash\" is invalid: spec.clusterIPs: Invalid value: [\"10.96.0.10\"]: failed to allocate IP 10.96.0.10: provided IP is already allocated"),
+        "{err}"
+    );
+    let err = c
+        .fails(&[
+            "create",
+            "service",
+            "clusterip",
+            "far",
+            "--clusterip=192.168.0.1",
+            "--tcp=80:80",
+        ])
+        .await;
+    assert!(
+        err.contains("the provided IP (192.168.0.1) is not in the valid range. The range of valid IPs is 10.96.0.0/12"),
+        "{err}"
+    );
+    let taken = node_port(&rows["web-np"][3]).to_string();
+    let err = c
+        .fails(&[
+            "create",
+            "service",
+            "nodeport",
+            "np2",
+            "--tcp=80:80",
+            &format!("--node-port={taken}"),
+        ])
+        .await;
+    assert!(
+        err.contains(&format!(
+            "spec.ports[0].nodePort: Invalid value: {taken}: provided port is already allocated"
+        )),
+        "{err}"
+    );
+    // Dry run shows an address and keeps nothing.
+    let dry = c
+        .ok(&[
+            "create",
+            "service",
+            "clusterip",
+            "dry",
+            "--tcp=80:80",
+            "--dry-run=server",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ])
+        .await;
+    assert!(in_service_cidr(&dry), "{dry}");
+    assert!(!c.ok(&["get", "svc"]).await.contains("dry"));
+
+    // A set cluster IP is immutable.
+    let err = c
+        .fails(&[
+            "patch",
+            "svc",
+            "web",
+            "-p",
+            r#"{"spec":{"clusterIP":"10.96.0.11","clusterIPs":["10.96.0.11"]}}"#,
+        ])
+        .await;
+    assert!(err.contains("field is immutable"), "{err}");
+    // Types change: NodePort gets node ports, ClusterIP drops them,
+    // ExternalName drops the address.
+    c.ok(&[
+        "patch",
+        "svc",
+        "web",
+        "-p",
+        r#"{"spec":{"type":"NodePort"}}"#,
+    ])
+    .await;
+    let now = service_rows(&c).await;
+    assert_eq!(now["web"][1], web[1]);
+    node_port(&now["web"][3]);
+    c.ok(&[
+        "patch",
+        "svc",
+        "web",
+        "-p",
+        r#"{"spec":{"type":"ClusterIP"}}"#,
+    ])
+    .await;
+    assert_eq!(
+        service_rows(&c).await["web"][1..],
+        [web[1].clone(), "<none>".into(), "80/TCP".into()]
+    );
+    c.ok(&[
+        "patch",
+        "svc",
+        "web",
+        "-p",
+        r#"{"spec":{"type":"ExternalName","externalName":"example.org"}}"#,
+    ])
+    .await;
+    assert_eq!(
+        service_rows(&c).await["web"][..3],
+        ["ExternalName", "<none>", "example.org"]
+    );
+
+    // Deleting frees the address for another service.
+    c.ok(&["delete", "svc", "dns"]).await;
+    c.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "clash",
+        "--clusterip=10.96.0.10",
+        "--tcp=80:80",
+    ])
+    .await;
+    assert_eq!(service_rows(&c).await["clash"][1], "10.96.0.10");
+}

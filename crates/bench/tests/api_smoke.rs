@@ -32,6 +32,7 @@ async fn measures_in_process_and_through_a_kubeconfig_side_by_side() {
         etcd_servers: None,
         bind_address: "127.0.0.1".parse().expect("an address"),
         secure_port: 0,
+        service_network: Default::default(),
     })
     .await
     .expect("apiserver starts");

@@ -3,7 +3,8 @@
 
 use anyhow::Context;
 use clap::Args;
-use cuttle_apiserver::{start, ApiServerConfig};
+use cuttle_apiserver::allocators::{Ipv4Cidr, PortRange};
+use cuttle_apiserver::{start, ApiServerConfig, ServiceNetwork};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -27,6 +28,15 @@ pub struct ApiServerArgs {
     /// comma-separated `http://host:port` (or `etcd://host:port`) URLs.
     #[arg(long, value_name = "URLS", value_parser = parse_etcd_servers)]
     etcd_servers: Option<String>,
+
+    /// The CIDR Services get cluster IPs from; its first address is the
+    /// `kubernetes` service's.
+    #[arg(long, value_name = "CIDR", default_value = "10.96.0.0/12")]
+    service_cluster_ip_range: Ipv4Cidr,
+
+    /// The ports NodePort and LoadBalancer Services get node ports from.
+    #[arg(long, value_name = "FIRST-LAST", default_value = "30000-32767")]
+    service_node_port_range: PortRange,
 }
 
 /// Accepts kube-apiserver's `http://a:2379,http://b:2379` and cuttle's
@@ -59,6 +69,10 @@ pub async fn run(args: ApiServerArgs) -> anyhow::Result<()> {
         etcd_servers: args.etcd_servers,
         bind_address: args.bind_address,
         secure_port: args.secure_port,
+        service_network: ServiceNetwork {
+            cluster_ip_range: args.service_cluster_ip_range,
+            node_port_range: args.service_node_port_range,
+        },
     })
     .await
     .with_context(|| {

@@ -10,10 +10,12 @@ mod namespaces;
 mod openapi;
 mod read;
 mod reviews;
+mod services;
 mod table;
 mod watch;
 mod write;
 
+use crate::allocators::Allocators;
 use crate::auth::User;
 use crate::request::{self, Query, Target, Verb};
 use crate::status::ApiError;
@@ -27,6 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use namespaces::bootstrap as namespaces_bootstrap;
+pub use services::bootstrap as services_bootstrap;
 
 /// The Kubernetes version whose API cuttle serves.
 pub const KUBE_MAJOR: &str = "1";
@@ -37,6 +40,8 @@ pub const KUBE_GIT_VERSION: &str = "v1.33.0-cuttle";
 pub struct ApiServer {
     pub store: Arc<dyn Store>,
     pub cache: Arc<WatchCache>,
+    /// Cluster IPs and node ports of Services.
+    pub allocators: Arc<Allocators>,
     requests: AtomicU64,
     errors: AtomicU64,
 }
@@ -53,10 +58,15 @@ fn is_public(path: &str) -> bool {
 }
 
 impl ApiServer {
-    pub fn new(store: Arc<dyn Store>, cache: Arc<WatchCache>) -> Arc<ApiServer> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        cache: Arc<WatchCache>,
+        allocators: Arc<Allocators>,
+    ) -> Arc<ApiServer> {
         Arc::new(ApiServer {
             store,
             cache,
+            allocators,
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
         })

@@ -4,7 +4,7 @@
 //! revision: a client's stale resourceVersion is a 409 Conflict; without
 //! one, the server retries on its own.
 
-use super::body::{content_type, decode, decode_json, value_response, Body};
+use super::body::{content_type, decode, decode_json, json_response, value_response, Body};
 use super::meta::{self, meta_str};
 use super::read::read_object;
 use super::{namespaces, ApiServer};
@@ -13,7 +13,7 @@ use crate::patch;
 use crate::request::{Query, ResourceRequest, Verb};
 use crate::resources::{Resource, Subresource};
 use crate::status::{from_store, ApiError};
-use crate::watch_cache::set_resource_version;
+use crate::watch_cache::{set_resource_version, splice_resource_version};
 use bytes::Bytes;
 use cuttle_store::Revision;
 use http::{HeaderMap, Response, StatusCode};
@@ -168,6 +168,7 @@ async fn create(
         l["kubernetes.io/metadata.name"] = json!(name);
         obj["spec"] = json!({"finalizers": ["kubernetes"]});
     }
+    let held = super::services::allocate_create(api, resource, &mut obj, dry_run(query)).await?;
     let key = resource.key(r.namespace.as_deref(), &name);
     if dry_run(query) {
         return Ok(with_warnings(
@@ -175,16 +176,34 @@ async fn create(
             &warnings,
         ));
     }
+    let stored = encode(&obj)?;
     let rev = api
         .store
-        .create(&key, encode(&obj)?, None)
+        .create(&key, stored.clone(), None)
         .await
         .map_err(|e| from_store(e, resource, &name))?;
-    set_resource_version(&mut obj, rev);
+    held.commit(rev);
     Ok(with_warnings(
-        value_response(StatusCode::CREATED, &obj),
+        stored_response(StatusCode::CREATED, &stored, &mut obj, rev),
         &warnings,
     ))
+}
+
+/// The answer to a write: the bytes just stored with their
+/// resourceVersion spliced in, which spares serializing the object again.
+fn stored_response(
+    code: StatusCode,
+    stored: &[u8],
+    obj: &mut Value,
+    rev: Revision,
+) -> Response<Body> {
+    match splice_resource_version(stored, rev) {
+        Some(bytes) => json_response(code, Bytes::from(bytes)),
+        None => {
+            set_resource_version(obj, rev);
+            value_response(code, obj)
+        }
+    }
 }
 
 /// What a read-modify-write produced.
@@ -237,11 +256,13 @@ where
             }
             Outcome::Write(v) => v,
         };
+        let held = super::services::allocate_update(api, resource, &mut next, &current, dry)?;
         if dry {
             return Ok(next);
         }
         match api.store.update(key, encode(&next)?, rev, None).await {
             Ok(new_rev) => {
+                held.commit(new_rev);
                 set_resource_version(&mut next, new_rev);
                 return Ok(next);
             }
@@ -294,6 +315,7 @@ fn next_state(
     };
     meta::prepare_update(resource, &mut next, old);
     kinds::apply_defaults(resource, &mut next);
+    super::services::prepare_update(resource, &mut next, old)?;
     kinds::validate_update(resource, &next, old, name)?;
     let mut old_cmp = old.clone();
     if let Some(m) = old_cmp.get_mut("metadata").and_then(Value::as_object_mut) {

@@ -31,6 +31,7 @@ impl Cluster {
             etcd_servers: etcd,
             bind_address: "127.0.0.1".parse().unwrap(),
             secure_port: 0,
+            service_network: Default::default(),
         })
         .await
         .expect("apiserver starts");

@@ -195,6 +195,7 @@ async fn bench_target(
                 etcd_servers: None,
                 bind_address: std::net::Ipv4Addr::LOCALHOST.into(),
                 secure_port: 0,
+                service_network: Default::default(),
             })
             .await
             .map_err(ApiBenchError::Start)?;
