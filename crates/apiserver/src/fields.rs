@@ -3,7 +3,6 @@
 
 use crate::resources::Resource;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 const META: &[&str] = &["metadata.name", "metadata.namespace"];
 
@@ -72,7 +71,7 @@ fn text(v: &Value, path: &str) -> String {
 
 /// The values of a resource's selectable fields in `obj`. Missing fields
 /// read as `""`, except booleans Kubernetes renders as `"false"`.
-pub fn values(resource: &Resource, obj: &Value) -> Vec<(&'static str, String)> {
+pub fn values(resource: &Resource, obj: &Value) -> FieldValues {
     selectable(resource)
         .iter()
         .map(|f| {
@@ -93,19 +92,52 @@ pub fn values(resource: &Resource, obj: &Value) -> Vec<(&'static str, String)> {
                 "source" => text(obj, "source.component"),
                 _ => text(obj, f),
             };
-            (*f, v)
+            (*f, v.into_boxed_str())
         })
         .collect()
 }
 
+/// The values of a resource's selectable fields, as the watch cache keeps
+/// them for every object (boxed: no spare capacity).
+pub type FieldValues = Box<[(&'static str, Box<str>)]>;
+
+/// An object's labels, sorted by key. The watch cache keeps one per
+/// object: a boxed slice costs a fraction of a `BTreeMap`'s nodes.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Labels(Box<[(Box<str>, Box<str>)]>);
+
+impl Labels {
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Labels {
+        let mut v: Vec<(Box<str>, Box<str>)> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        v.dedup_by(|a, b| a.0 == b.0);
+        Labels(v.into_boxed_slice())
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(k, _)| (**k).cmp(key))
+            .ok()
+            .map(|i| &*self.0[i].1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// The object's labels.
-pub fn labels(obj: &Value) -> BTreeMap<String, String> {
+pub fn labels(obj: &Value) -> Labels {
     obj.pointer("/metadata/labels")
         .and_then(Value::as_object)
         .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                .collect()
+            Labels::from_pairs(
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v))),
+            )
         })
         .unwrap_or_default()
 }
@@ -124,6 +156,6 @@ mod tests {
         assert!(v.contains(&("spec.nodeName", "n1".into())));
         assert!(v.contains(&("status.phase", "Running".into())));
         assert!(v.contains(&("spec.hostNetwork", "false".into())));
-        assert!(v.contains(&("status.nominatedNodeName", String::new())));
+        assert!(v.contains(&("status.nominatedNodeName", "".into())));
     }
 }

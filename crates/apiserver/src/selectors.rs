@@ -2,8 +2,8 @@
 //! and field selectors (`f=v`, `f==v`, `f!=v`), parsed as Kubernetes parses
 //! them and matched against an object's labels or selectable fields.
 
+use crate::fields::Labels;
 use crate::status::ApiError;
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Op {
@@ -48,14 +48,14 @@ impl LabelSelector {
         self.reqs.is_empty()
     }
 
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches(&self, labels: &Labels) -> bool {
         self.reqs.iter().all(|r| {
             let v = labels.get(&r.key);
             match &r.op {
-                Op::Equals(x) => v == Some(x),
-                Op::NotEquals(x) => v != Some(x),
-                Op::In(xs) => v.is_some_and(|v| xs.contains(v)),
-                Op::NotIn(xs) => !v.is_some_and(|v| xs.contains(v)),
+                Op::Equals(x) => v == Some(x.as_str()),
+                Op::NotEquals(x) => v != Some(x.as_str()),
+                Op::In(xs) => v.is_some_and(|v| xs.iter().any(|x| x == v)),
+                Op::NotIn(xs) => !v.is_some_and(|v| xs.iter().any(|x| x == v)),
                 Op::Exists => v.is_some(),
                 Op::DoesNotExist => v.is_none(),
             }
@@ -240,12 +240,12 @@ impl FieldSelector {
             .map(|(_, _, v)| v.as_str())
     }
 
-    pub fn matches(&self, fields: &[(&'static str, String)]) -> bool {
+    pub fn matches(&self, fields: &[(&'static str, Box<str>)]) -> bool {
         self.terms.iter().all(|(f, eq, v)| {
             let actual = fields
                 .iter()
                 .find(|(name, _)| name == f)
-                .map(|(_, val)| val.as_str())
+                .map(|(_, val)| &**val)
                 .unwrap_or("");
             (actual == v) == *eq
         })
@@ -256,11 +256,8 @@ impl FieldSelector {
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(pairs.iter().copied())
     }
 
     #[test]
@@ -319,7 +316,7 @@ mod tests {
         assert_eq!(fs.required("metadata.name"), Some("web"));
         assert!(FieldSelector::parse("spec.nodeName=", &known)
             .unwrap()
-            .matches(&[("spec.nodeName", String::new())]));
+            .matches(&[("spec.nodeName", "".into())]));
         assert_eq!(
             FieldSelector::parse("status.foo=x", &known)
                 .unwrap_err()

@@ -32,8 +32,8 @@ pub struct CachedObject {
     pub rev: Revision,
     /// The object's JSON, `metadata.resourceVersion` set to `rev`.
     pub json: Bytes,
-    pub labels: BTreeMap<String, String>,
-    pub fields: Vec<(&'static str, String)>,
+    pub labels: fields::Labels,
+    pub fields: fields::FieldValues,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,6 @@
 use super::*;
 use crate::watch_cache::CachedObject;
 use bytes::Bytes;
-use std::collections::BTreeMap;
 
 fn network(cidr: &str, ports: &str) -> Arc<Allocators> {
     Allocators::new(ServiceNetwork {
@@ -19,8 +18,8 @@ fn stored(name: &str, rev: Revision, spec: serde_json::Value) -> Arc<CachedObjec
         name: name.into(),
         rev,
         json: Bytes::from(serde_json::to_vec(&json).unwrap()),
-        labels: BTreeMap::new(),
-        fields: Vec::new(),
+        labels: Default::default(),
+        fields: Default::default(),
     })
 }
 
