@@ -84,6 +84,7 @@ impl Running {
         let _ = self.shutdown.send(());
         let _ = self.task.await;
         self.compactor.abort();
+        self.api.cache.stop();
     }
 
     /// The HTTPS URL clients reach the server at.

@@ -111,6 +111,8 @@ struct ResourceCache {
 pub struct WatchCache {
     caches: Vec<ResourceCache>,
     rev: watch::Sender<Revision>,
+    /// The task following the store; it holds the store open.
+    follower: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Parses a stored value and sets its resourceVersion.
@@ -265,11 +267,26 @@ impl WatchCache {
         let cache = Arc::new(WatchCache {
             caches,
             rev: rev_tx,
+            follower: std::sync::Mutex::new(None),
         });
         let rev = cache.load(store.as_ref()).await?;
         let follower = cache.clone();
-        tokio::spawn(async move { follower.follow(store, rev).await });
+        let task = tokio::spawn(async move { follower.follow(store, rev).await });
+        *cache.follower.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
         Ok(cache)
+    }
+
+    /// Stops following the store (and so releases it): the apiserver is
+    /// shutting down.
+    pub fn stop(&self) {
+        if let Some(task) = self
+            .follower
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            task.abort();
+        }
     }
 
     /// Replaces the contents with the store's state; returns its revision.

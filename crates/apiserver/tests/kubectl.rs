@@ -1015,3 +1015,97 @@ async fn services_get_cluster_ips_and_node_ports() {
     .await;
     assert_eq!(service_rows(&c).await["clash"][1], "10.96.0.10");
 }
+
+async fn cluster_ip(c: &Cluster, svc: &str) -> String {
+    c.ok(&[
+        "-n",
+        "keep",
+        "get",
+        "svc",
+        svc,
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+    ])
+    .await
+}
+
+/// Everything acknowledged before a restart is there after it, and the
+/// service allocators pick up the addresses in use from the stored objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_objects_and_allocations() {
+    let mut c = Cluster::start().await;
+    c.ok(&["create", "namespace", "keep"]).await;
+    c.ok(&[
+        "-n",
+        "keep",
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx:1.25",
+    ])
+    .await;
+    c.ok(&[
+        "-n",
+        "keep",
+        "create",
+        "service",
+        "clusterip",
+        "a",
+        "--tcp=80:80",
+    ])
+    .await;
+    let before = cluster_ip(&c, "a").await;
+    assert!(before.starts_with("10."), "{before}");
+    let rv_before = c
+        .ok(&[
+            "-n",
+            "keep",
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ])
+        .await;
+
+    c.restart().await;
+
+    assert_eq!(cluster_ip(&c, "a").await, before);
+    let rv_after = c
+        .ok(&[
+            "-n",
+            "keep",
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ])
+        .await;
+    assert_eq!(rv_after, rv_before);
+    // The address in use is not handed out again.
+    let taken = c
+        .fails(&[
+            "-n",
+            "keep",
+            "create",
+            "service",
+            "clusterip",
+            "b",
+            "--tcp=80:80",
+            &format!("--clusterip={before}"),
+        ])
+        .await;
+    assert!(taken.contains("already allocated"), "{taken}");
+    c.ok(&[
+        "-n",
+        "keep",
+        "create",
+        "service",
+        "clusterip",
+        "c",
+        "--tcp=80:80",
+    ])
+    .await;
+    assert_ne!(cluster_ip(&c, "c").await, before);
+}

@@ -44,6 +44,25 @@ impl Cluster {
         }
     }
 
+    /// Stops the apiserver and starts a new one on the same data directory
+    /// (and a new port), as a process restart would.
+    pub async fn restart(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+        let running = start(ApiServerConfig {
+            data_dir: self.dir.path().to_owned(),
+            etcd_servers: None,
+            bind_address: "127.0.0.1".parse().unwrap(),
+            secure_port: 0,
+            service_network: Default::default(),
+        })
+        .await
+        .expect("apiserver restarts");
+        self.kubeconfig = running.kubeconfig.clone();
+        self.running = Some(running);
+    }
+
     pub fn url(&self) -> String {
         self.running.as_ref().unwrap().url()
     }
