@@ -151,34 +151,42 @@ fn resolve<'a>(defs: &'a Map<String, Value>, schema: &'a Value) -> &'a Value {
     s
 }
 
+/// Walks `value` against `schema`, recording unknown fields under `path`
+/// (one buffer, extended and cut back as the walk descends: no string is
+/// built for a known field).
 fn walk(
     defs: &Map<String, Value>,
     schema: &Value,
     value: &mut Value,
-    path: &str,
+    path: &mut String,
     out: &mut Vec<String>,
 ) {
+    // Scalars have no fields to check.
+    if !(value.is_object() || value.is_array()) {
+        return;
+    }
     let schema = resolve(defs, schema);
     if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
         return;
     }
+    let len = path.len();
     match value {
         Value::Object(map) => {
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                 let mut unknown = Vec::new();
                 for (k, v) in map.iter_mut() {
-                    let child = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(k);
                     match props.get(k) {
-                        Some(s) => walk(defs, s, v, &child, out),
+                        Some(s) => walk(defs, s, v, path, out),
                         None => {
-                            out.push(child);
+                            out.push(path.clone());
                             unknown.push(k.clone());
                         }
                     }
+                    path.truncate(len);
                 }
                 for k in unknown {
                     map.remove(&k);
@@ -186,14 +194,20 @@ fn walk(
             } else if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object())
             {
                 for (k, v) in map.iter_mut() {
-                    walk(defs, extra, v, &format!("{path}.{k}"), out);
+                    path.push('.');
+                    path.push_str(k);
+                    walk(defs, extra, v, path, out);
+                    path.truncate(len);
                 }
             }
         }
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items") {
                 for (i, v) in items.iter_mut().enumerate() {
-                    walk(defs, item_schema, v, &format!("{path}[{i}]"), out);
+                    use std::fmt::Write;
+                    let _ = write!(path, "[{i}]");
+                    walk(defs, item_schema, v, path, out);
+                    path.truncate(len);
                 }
             }
         }
@@ -213,7 +227,13 @@ pub fn prune_unknown(resource: &Resource, obj: &mut Value) -> Vec<String> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    walk(&schemas.definitions, root, obj, "", &mut out);
+    walk(
+        &schemas.definitions,
+        root,
+        obj,
+        &mut String::new(),
+        &mut out,
+    );
     out
 }
 
