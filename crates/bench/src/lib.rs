@@ -5,10 +5,12 @@
 //! [`store`] drives the key-value store (embedded SQLite or etcd) with
 //! concurrent clients; [`api`] drives an apiserver (cuttle's, in-process,
 //! or any Kubernetes apiserver through a kubeconfig) with Kubernetes
-//! clients; [`stats`] holds the small statistics they share.
+//! clients; [`scheduler`] measures a scheduler end to end through an
+//! apiserver with hollow nodes; [`stats`] holds the small statistics they share.
 
 pub mod api;
 mod drive;
+pub mod scheduler;
 pub mod stats;
 pub mod store;
 mod table;

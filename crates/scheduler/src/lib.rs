@@ -6,9 +6,9 @@
 //! [`preemption`]. Borg's three optimisations — [`equivalence`] classes,
 //! [`score_cache`] and relaxed randomization ([`sampling`]) — are on by
 //! default and can be switched off per profile in the [`config`] file. The
-//! [`Scheduler`] ties them together; an informer layer (elsewhere) feeds it
-//! from the API and binds what it decides. [`bench`](mod@bench) measures it on in-memory
-//! clusters.
+//! [`Scheduler`] ties them together; the [`runner`] feeds it from the API
+//! through kube-runtime watches and binds what it decides. [`bench`](mod@bench)
+//! measures the core on in-memory clusters.
 
 pub mod bench;
 pub mod builders;
@@ -25,6 +25,7 @@ pub mod preemption;
 pub mod queue;
 pub mod registry;
 pub mod resources;
+pub mod runner;
 pub mod sampling;
 pub mod scheduler;
 pub mod score_cache;

@@ -217,6 +217,23 @@ fn pick(candidates: &[Candidate]) -> usize {
     best
 }
 
+/// Kubernetes' `PodEligibleToPreemptOthers`: a pod already nominated to a node where a
+/// lower-priority pod is terminating waits for it to go rather than preempting again.
+fn waiting_for_victims(ctx: &PostFilterContext<'_>, pod: &PodInfo) -> bool {
+    let cache = ctx.cluster.cache;
+    let nominated = cache
+        .nominated_node(&pod.key)
+        .or(pod.nominated_node_name.as_deref());
+    let Some(slot) = nominated.and_then(|n| cache.slot_of(n)) else {
+        return false;
+    };
+    cache
+        .node(slot)
+        .pods
+        .iter()
+        .any(|p| p.terminating && p.priority < pod.priority)
+}
+
 /// Runs preemption for `pod`, evaluating up to `max_candidates` candidate nodes.
 pub fn preempt(
     ctx: &PostFilterContext<'_>,
@@ -230,6 +247,11 @@ pub fn preempt(
     }
     let cache = ctx.cluster.cache;
     let total = cache.num_nodes();
+    if waiting_for_victims(ctx, pod) {
+        return PostFilterResult::Unresolved(
+            "preemption: not eligible due to a terminating pod on the nominated node.".into(),
+        );
+    }
     // Nodes that only failed for resolvable reasons may be helped by removing pods.
     let potential: Vec<u32> = ctx
         .statuses

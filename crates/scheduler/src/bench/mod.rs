@@ -238,7 +238,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1e6
 }
 
-fn packing(s: &Scheduler) -> Packing {
+/// The packing of the pods in a scheduler's cache (nodes used, mean utilisation).
+pub fn packing(s: &Scheduler) -> Packing {
     let cache = s.cache();
     let (mut used, mut cpu, mut mem) = (0usize, 0f64, 0f64);
     for &slot in cache.nodes() {

@@ -263,8 +263,9 @@ impl Scheduler {
         })
     }
 
-    /// Resolves a pod's priority: `spec.priority`, else its PriorityClass, else the global
-    /// default class, else 0. Also says whether the class forbids preempting.
+    /// Resolves a pod's priority: its PriorityClass's value when it names one, else
+    /// `spec.priority`, else the global default class, else 0. Also says whether the class
+    /// forbids preempting.
     pub fn resolve_priority(&self, pod: &Pod) -> Result<(i32, bool), ScheduleError> {
         let spec = pod.spec.as_ref();
         let class_name = spec
@@ -287,12 +288,16 @@ impl Scheduler {
             None => self.global_default.as_deref().and_then(|n| self.class(n)),
         };
         let never = class.is_some_and(|c| c.1);
-        Ok((
-            spec.and_then(|s| s.priority)
-                .or(class.map(|c| c.0))
-                .unwrap_or(0),
-            never,
-        ))
+        // A named class decides (the Priority admission plugin copies its value into
+        // `spec.priority`, so the two agree on a Kubernetes apiserver; an apiserver that
+        // defaults `spec.priority` to 0 without resolving the class must not demote the
+        // pod). Otherwise `spec.priority`, then the global default.
+        let priority = if class_name.is_some() {
+            class.map(|c| c.0)
+        } else {
+            spec.and_then(|s| s.priority).or(class.map(|c| c.0))
+        };
+        Ok((priority.unwrap_or(0), never))
     }
 
     /// Compiles a pod with its resolved priority.
@@ -450,6 +455,11 @@ impl Scheduler {
     /// or equal priority then count it on that node.
     pub fn nominate(&mut self, pod: Arc<PodInfo>, node: &str) -> Result<(), CacheError> {
         self.cache.nominate(pod, node)
+    }
+
+    /// Drops a pod's nomination (the pod was deleted, or bound elsewhere).
+    pub fn clear_nomination(&mut self, key: &str) {
+        self.cache.clear_nomination(key);
     }
 
     // ---- scheduling -----------------------------------------------------------------

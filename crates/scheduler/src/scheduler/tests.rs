@@ -214,7 +214,16 @@ fn priority_classes_resolve_and_missing_ones_are_clear_errors() {
             .unwrap()
             .0,
         5,
-        "spec.priority wins"
+        "spec.priority wins over the global default"
+    );
+    assert_eq!(
+        s.resolve_priority(&pod(PodBuilder::new("p")
+            .priority_class("gold")
+            .priority(0)))
+            .unwrap()
+            .0,
+        1000,
+        "a named class wins over a defaulted spec.priority"
     );
     assert_eq!(
         s.resolve_priority(&pod(
@@ -316,6 +325,58 @@ fn preemption_nominates_a_node_and_the_pod_lands_there_after_the_victims_go() {
     assert_eq!(r.node, "a");
     s.assume(hi, &r.node).unwrap();
     assert_eq!(s.cache().nominated_node("default/hi"), None);
+}
+
+#[test]
+fn a_nominated_pod_waits_for_its_terminating_victims_instead_of_preempting_again() {
+    let mut s = cluster(&[
+        NodeBuilder::new("a").cpu("2"),
+        NodeBuilder::new("b").cpu("2"),
+    ]);
+    for (name, node) in [("low-a", "a"), ("low-b", "b")] {
+        s.add_pod(
+            &PodBuilder::new(name)
+                .cpu("2")
+                .priority(1)
+                .node_name(node)
+                .build(),
+        )
+        .unwrap();
+    }
+    let hi = Arc::new(PodBuilder::new("hi").cpu("2").priority(100).build_info());
+    let nom = match s.schedule_pod(&hi) {
+        Err(ScheduleError::Unschedulable(fe)) => fe.nomination.clone().unwrap(),
+        other => panic!("{other:?}"),
+    };
+    // The victim is being deleted gracefully: it is still there, terminating.
+    let victim = nom.victims[0]
+        .key
+        .trim_start_matches("default/")
+        .to_string();
+    let mut terminating = PodBuilder::new(&victim)
+        .cpu("2")
+        .priority(1)
+        .node_name(&nom.node)
+        .build();
+    terminating.metadata.deletion_timestamp = Some(
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()),
+    );
+    s.add_pod(&terminating).unwrap();
+    let fe = match s.schedule_pod(&hi) {
+        Err(ScheduleError::Unschedulable(fe)) => fe,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(fe.nomination, None, "no second node is preempted");
+    assert!(
+        fe.message()
+            .contains("not eligible due to a terminating pod"),
+        "{}",
+        fe.message()
+    );
+    assert_eq!(
+        s.cache().nominated_node("default/hi"),
+        Some(nom.node.as_str())
+    );
 }
 
 #[test]
