@@ -111,11 +111,9 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
         ("", "Pod") => {
             if let Some(spec) = obj.get_mut("spec") {
                 default_pod_spec(spec);
-                // Pods only, not templates: SetDefaults_Pod and the
-                // Priority admission plugin.
+                // Pods only, not templates (SetDefaults_Pod). Priority and
+                // preemptionPolicy come from priority admission on create.
                 set_default(spec, "enableServiceLinks", json!(true));
-                set_default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
-                set_default(spec, "priority", json!(0));
                 set_default(spec, "serviceAccountName", json!("default"));
                 add_default_tolerations(spec);
             }

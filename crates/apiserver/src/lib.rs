@@ -130,6 +130,7 @@ pub async fn start_with_store(
         &format!("https://{connect_host}:{}", addr.port()),
     )?;
     api::namespaces_bootstrap(store.as_ref()).await?;
+    api::priority_classes_bootstrap(store.as_ref()).await?;
     api::services_bootstrap(
         store.as_ref(),
         &config.service_network,

@@ -1109,3 +1109,97 @@ async fn a_restart_keeps_objects_and_allocations() {
     .await;
     assert_ne!(cluster_ip(&c, "c").await, before);
 }
+
+fn pod_with(name: &str, extra_spec: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n{extra_spec}  containers:\n  - name: c\n    image: busybox:1.36\n"
+    )
+}
+
+/// Priority admission: a pod's priority comes from its PriorityClass (or
+/// the global default), never from the pod itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_take_their_priority_from_the_priority_class() {
+    let c = Cluster::start().await;
+    let classes = c.ok(&["get", "priorityclasses", "-o", "name"]).await;
+    assert!(classes.contains("system-node-critical"), "{classes}");
+    assert!(classes.contains("system-cluster-critical"), "{classes}");
+
+    // No class and no default: 0 and PreemptLowerPriority.
+    c.apply_stdin(&["apply", "-f", "-"], &pod_with("plain", ""))
+        .await;
+    let got = c
+        .ok(&[
+            "get",
+            "pod",
+            "plain",
+            "-o",
+            "jsonpath={.spec.priority} {.spec.preemptionPolicy}",
+        ])
+        .await;
+    assert_eq!(got, "0 PreemptLowerPriority");
+
+    c.apply_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: batch\nvalue: 1000\npreemptionPolicy: Never\n",
+    )
+    .await;
+    c.apply_stdin(
+        &["apply", "-f", "-"],
+        &pod_with("classy", "  priorityClassName: batch\n"),
+    )
+    .await;
+    let got = c
+        .ok(&[
+            "get",
+            "pod",
+            "classy",
+            "-o",
+            "jsonpath={.spec.priority} {.spec.preemptionPolicy}",
+        ])
+        .await;
+    assert_eq!(got, "1000 Never");
+
+    let missing = c
+        .kubectl_in(
+            &["apply", "-f", "-"],
+            Some(&pod_with("lost", "  priorityClassName: nope\n")),
+        )
+        .await;
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(
+        err.contains(r#"pods "lost" is forbidden: no PriorityClass with name nope was found"#),
+        "{err}"
+    );
+    let stated = c
+        .kubectl_in(
+            &["apply", "-f", "-"],
+            Some(&pod_with("bold", "  priority: 5\n")),
+        )
+        .await;
+    let err = String::from_utf8_lossy(&stated.stderr);
+    assert!(
+        err.contains("the integer value of priority (5) must not be provided"),
+        "{err}"
+    );
+
+    // A global default applies to pods that name no class.
+    c.apply_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: everyone\nvalue: 7\nglobalDefault: true\n",
+    )
+    .await;
+    c.apply_stdin(&["apply", "-f", "-"], &pod_with("defaulted", ""))
+        .await;
+    let got = c
+        .ok(&[
+            "get",
+            "pod",
+            "defaulted",
+            "-o",
+            "jsonpath={.spec.priorityClassName} {.spec.priority}",
+        ])
+        .await;
+    assert_eq!(got, "everyone 7");
+}

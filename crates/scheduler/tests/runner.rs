@@ -294,19 +294,31 @@ async fn an_unschedulable_pod_is_reported_then_placed_when_a_node_fits() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_priority_class_is_reported_and_the_pod_waits_for_it() {
+async fn a_pod_naming_a_missing_priority_class_is_refused_and_others_are_placed() {
     let c = Cluster::start().await;
     c.node("n1", "4").await;
     let sched = c.scheduler("default-scheduler");
+    // As in Kubernetes, priority admission refuses the pod outright.
+    let pod: Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "orphan"},
+        "spec": {"priorityClassName": "nope",
+                 "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
+    }))
+    .unwrap();
+    let err = c
+        .pods()
+        .create(&PostParams::default(), &pod)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no PriorityClass with name nope was found"),
+        "{err}"
+    );
+    c.priority_class("nope", 5).await;
     c.pod("orphan", "1", "default-scheduler", Some("nope"))
         .await;
-    let message = c.wait_condition("orphan", "SchedulerError").await;
-    assert!(
-        message.contains("no PriorityClass with name nope was found"),
-        "{message}"
-    );
-    c.wait_event("orphan", "FailedScheduling").await;
-    c.priority_class("nope", 5).await;
     assert_eq!(c.wait_bound("orphan").await, "n1");
     sched.stop().await;
     c.stop().await;

@@ -8,6 +8,7 @@ mod events;
 pub mod meta;
 mod namespaces;
 mod openapi;
+mod priority;
 mod read;
 mod reviews;
 mod services;
@@ -29,6 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use namespaces::bootstrap as namespaces_bootstrap;
+pub use priority::bootstrap as priority_classes_bootstrap;
 pub use services::bootstrap as services_bootstrap;
 
 /// The Kubernetes version whose API cuttle serves.

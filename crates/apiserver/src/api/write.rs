@@ -157,6 +157,9 @@ async fn create(
     let warnings = field_validation(resource, query, &mut obj)?;
     let name = meta::prepare_create(resource, &mut obj, r.namespace.as_deref())?;
     kinds::apply_defaults(resource, &mut obj);
+    if resource.group.is_empty() && resource.kind == "Pod" {
+        super::priority::admit(api, &mut obj, &name).await?;
+    }
     kinds::initial_status(resource, &mut obj);
     kinds::validate(resource, &obj, &name)?;
     if let Some(ns) = &r.namespace {

@@ -263,11 +263,17 @@ impl Scheduler {
         })
     }
 
-    /// Resolves a pod's priority: its PriorityClass's value when it names one, else
-    /// `spec.priority`, else the global default class, else 0. Also says whether the class
-    /// forbids preempting.
+    /// Resolves a pod's priority: `spec.priority` and `spec.preemptionPolicy` as the
+    /// apiserver's Priority admission set them from the pod's class, as kube-scheduler
+    /// reads them; for a pod that has none (an apiserver without that admission), its
+    /// PriorityClass's value when it names one, else the global default class, else 0.
+    /// Also says whether the pod may not preempt.
     pub fn resolve_priority(&self, pod: &Pod) -> Result<(i32, bool), ScheduleError> {
         let spec = pod.spec.as_ref();
+        if let Some(priority) = spec.and_then(|s| s.priority) {
+            let never = spec.and_then(|s| s.preemption_policy.as_deref()) == Some("Never");
+            return Ok((priority, never));
+        }
         let class_name = spec
             .and_then(|s| s.priority_class_name.as_deref())
             .filter(|n| !n.is_empty());
@@ -288,16 +294,7 @@ impl Scheduler {
             None => self.global_default.as_deref().and_then(|n| self.class(n)),
         };
         let never = class.is_some_and(|c| c.1);
-        // A named class decides (the Priority admission plugin copies its value into
-        // `spec.priority`, so the two agree on a Kubernetes apiserver; an apiserver that
-        // defaults `spec.priority` to 0 without resolving the class must not demote the
-        // pod). Otherwise `spec.priority`, then the global default.
-        let priority = if class_name.is_some() {
-            class.map(|c| c.0)
-        } else {
-            spec.and_then(|s| s.priority).or(class.map(|c| c.0))
-        };
-        Ok((priority.unwrap_or(0), never))
+        Ok((class.map_or(0, |c| c.0), never))
     }
 
     /// Compiles a pod with its resolved priority.

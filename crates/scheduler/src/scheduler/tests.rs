@@ -219,11 +219,11 @@ fn priority_classes_resolve_and_missing_ones_are_clear_errors() {
     assert_eq!(
         s.resolve_priority(&pod(PodBuilder::new("p")
             .priority_class("gold")
-            .priority(0)))
+            .priority(1000)))
             .unwrap()
             .0,
         1000,
-        "a named class wins over a defaulted spec.priority"
+        "spec.priority as priority admission set it from the class"
     );
     assert_eq!(
         s.resolve_priority(&pod(
