@@ -223,6 +223,12 @@ enum Outcome {
 /// if the object did not move in between. `precondition` is the
 /// resourceVersion the client based its change on (a mismatch is a 409,
 /// never retried).
+///
+/// The first guess at the current state comes from the watch cache, as
+/// kube-apiserver's GuaranteedUpdate does: the write's compare on the
+/// revision catches a stale guess, and anything decided on a guess (a
+/// precondition mismatch, an error, "unchanged") is decided again on the
+/// store's state before it is answered.
 async fn guaranteed_update<F>(
     api: &ApiServer,
     resource: &Resource,
@@ -235,13 +241,32 @@ async fn guaranteed_update<F>(
 where
     F: FnMut(&Value) -> Result<Outcome, ApiError>,
 {
+    let mut guess = !dry;
     for _ in 0..MAX_RETRIES {
-        let (current, rev) = read_object(api, resource, key, name).await?;
+        let cached = if guess {
+            cached_object(api, resource, key)
+        } else {
+            None
+        };
+        let fresh = cached.is_none();
+        guess = false;
+        let (current, rev) = match cached {
+            Some(state) => state,
+            None => read_object(api, resource, key, name).await?,
+        };
         if precondition.is_some_and(|p| p != rev) {
+            if !fresh {
+                continue;
+            }
             return Err(ApiError::conflict(resource, name));
         }
-        let outcome = change(&current)?;
+        let outcome = match change(&current) {
+            Ok(outcome) => outcome,
+            Err(_) if !fresh => continue,
+            Err(e) => return Err(e),
+        };
         let mut next = match outcome {
+            Outcome::Unchanged if !fresh => continue,
             Outcome::Unchanged => return Ok(current),
             Outcome::Remove => {
                 if dry {
@@ -274,6 +299,13 @@ where
         }
     }
     Err(ApiError::conflict(resource, name))
+}
+
+/// The watch cache's copy of an object and its revision, if it holds one.
+fn cached_object(api: &ApiServer, resource: &Resource, key: &str) -> Option<(Value, Revision)> {
+    let cached = api.cache.get(resource, key)?;
+    let obj = serde_json::from_slice(&cached.json).ok()?;
+    Some((obj, cached.rev))
 }
 
 /// The next state of an object after a client sent `new` for it (through
