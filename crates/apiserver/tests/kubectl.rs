@@ -1203,3 +1203,50 @@ async fn pods_take_their_priority_from_the_priority_class() {
         .await;
     assert_eq!(got, "everyone 7");
 }
+
+/// A create records its manager as the owner of the fields it set, so a
+/// later server-side apply that changes them conflicts, as in Kubernetes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_record_managed_fields() {
+    let c = Cluster::start().await;
+    c.ok(&["create", "deployment", "web", "--image=nginx:1.25"])
+        .await;
+    let managers = c
+        .ok(&[
+            "get",
+            "deploy",
+            "web",
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager} {.metadata.managedFields[*].operation}",
+        ])
+        .await;
+    assert_eq!(managers, "kubectl-create Update");
+    let fields = c
+        .ok(&[
+            "get",
+            "deploy",
+            "web",
+            "--show-managed-fields",
+            "-o",
+            "json",
+        ])
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&fields).unwrap();
+    let f = &v["metadata"]["managedFields"][0]["fieldsV1"];
+    // Defaults belong to the creator too.
+    assert!(f["f:spec"]["f:progressDeadlineSeconds"].is_object(), "{f}");
+    let containers = &f["f:spec"]["f:template"]["f:spec"]["f:containers"];
+    assert!(
+        containers[r#"k:{"name":"nginx"}"#]["f:image"].is_object(),
+        "{containers}"
+    );
+
+    let manifest = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: nginx\n        image: nginx:1.26\n";
+    let out = c
+        .kubectl_in(&["apply", "--server-side", "-f", "-"], Some(manifest))
+        .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(r#"conflict with "kubectl-create""#), "{err}");
+}

@@ -157,6 +157,7 @@ async fn create(
     let warnings = field_validation(resource, query, &mut obj)?;
     let name = meta::prepare_create(resource, &mut obj, r.namespace.as_deref())?;
     kinds::apply_defaults(resource, &mut obj);
+    record_create(resource, query, &mut obj);
     if resource.group.is_empty() && resource.kind == "Pod" {
         super::priority::admit(api, &mut obj, &name).await?;
     }
@@ -190,6 +191,30 @@ async fn create(
         stored_response(StatusCode::CREATED, &stored, &mut obj, rev),
         &warnings,
     ))
+}
+
+/// Records the creating manager as the owner of every field it set
+/// (defaults included, admission and initial status not), as Kubernetes'
+/// field manager does for a create; a body that brings managedFields
+/// (server-side apply's create) keeps them.
+fn record_create(resource: &Resource, query: &Query, obj: &mut Value) {
+    let Some(manager) = query.get("fieldManager").filter(|m| !m.is_empty()) else {
+        return;
+    };
+    let brought = obj
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    if !brought {
+        crate::apply::record_update(
+            resource.kind,
+            &resource.api_version(),
+            None,
+            obj,
+            manager,
+            "",
+        );
+    }
 }
 
 /// The answer to a write: the bytes just stored with their
