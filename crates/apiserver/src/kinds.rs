@@ -4,6 +4,9 @@
 //! required fields; the immutable ones). Causes carry field paths so the
 //! 422 Status lists each.
 
+mod controllers;
+mod platform;
+
 use crate::resources::Resource;
 use crate::status::{ApiError, Cause};
 use serde_json::{json, Value};
@@ -204,7 +207,10 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
         ("scheduling.k8s.io", "PriorityClass") => {
             set_default(obj, "preemptionPolicy", json!("PreemptLowerPriority"))
         }
-        _ => {}
+        ("", "ReplicationController") => controllers::default_replication_controller(obj),
+        ("", "PodTemplate") => controllers::default_pod_template(obj),
+        ("autoscaling", "HorizontalPodAutoscaler") => controllers::default_hpa(obj),
+        (group, kind) => platform::apply_defaults(group, kind, obj),
     }
 }
 
@@ -394,7 +400,12 @@ pub fn validate(resource: &Resource, obj: &Value, name: &str) -> Result<(), ApiE
                 }
             }
         }
-        _ => {}
+        ("", "ReplicationController") => {
+            controllers::validate_replication_controller(obj, &mut causes)
+        }
+        ("", "PodTemplate") => controllers::validate_pod_template(obj, &mut causes),
+        ("autoscaling", "HorizontalPodAutoscaler") => controllers::validate_hpa(obj, &mut causes),
+        (group, kind) => platform::validate(group, kind, obj, &mut causes),
     }
     if causes.is_empty() {
         Ok(())
@@ -448,7 +459,7 @@ pub fn validate_update(
                 "field is immutable",
             ));
         }
-        _ => {}
+        (group, kind) => platform::validate_update(group, kind, new, old, &mut causes),
     }
     if causes.is_empty() {
         validate(resource, new, name)

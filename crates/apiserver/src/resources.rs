@@ -31,6 +31,9 @@ pub enum Subresource {
     Binding,
     /// `eviction` of pods: `policy/v1` Eviction, create only.
     Eviction,
+    /// `approval` of CertificateSigningRequests: the object itself, only
+    /// `.status.conditions` writable.
+    Approval,
 }
 
 impl Subresource {
@@ -40,13 +43,16 @@ impl Subresource {
             Subresource::Scale => "scale",
             Subresource::Binding => "binding",
             Subresource::Eviction => "eviction",
+            Subresource::Approval => "approval",
         }
     }
 
     /// `(group, version, kind)` of the subresource's body.
     pub fn kind(self, parent: &Resource) -> (&'static str, &'static str, &'static str) {
         match self {
-            Subresource::Status => (parent.group, parent.version, parent.kind),
+            Subresource::Status | Subresource::Approval => {
+                (parent.group, parent.version, parent.kind)
+            }
             Subresource::Scale => ("autoscaling", "v1", "Scale"),
             Subresource::Binding => ("", "v1", "Binding"),
             Subresource::Eviction => ("policy", "v1", "Eviction"),
@@ -55,7 +61,9 @@ impl Subresource {
 
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
+            Subresource::Status | Subresource::Scale | Subresource::Approval => {
+                &["get", "patch", "update"]
+            }
             Subresource::Binding | Subresource::Eviction => &["create"],
         }
     }
@@ -66,6 +74,7 @@ impl Subresource {
             "scale" => Subresource::Scale,
             "binding" => Subresource::Binding,
             "eviction" => Subresource::Eviction,
+            "approval" => Subresource::Approval,
             _ => return None,
         })
     }
@@ -250,6 +259,28 @@ pub static RESOURCES: &[Resource] = &[
         [Status]
     ),
     res!(
+        "",
+        "v1",
+        "ReplicationController",
+        "replicationcontrollers",
+        "replicationcontroller",
+        true,
+        ["rc"],
+        ["all"],
+        [Status, Scale]
+    ),
+    res!(
+        "",
+        "v1",
+        "PodTemplate",
+        "podtemplates",
+        "podtemplate",
+        true,
+        [],
+        [],
+        []
+    ),
+    res!(
         "apps",
         "v1",
         "Deployment",
@@ -323,6 +354,17 @@ pub static RESOURCES: &[Resource] = &[
         "cronjob",
         true,
         ["cj"],
+        ["all"],
+        [Status]
+    ),
+    res!(
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        true,
+        ["hpa"],
         ["all"],
         [Status]
     ),
@@ -424,6 +466,116 @@ pub static RESOURCES: &[Resource] = &[
         [],
         [],
         []
+    ),
+    res!(
+        "certificates.k8s.io",
+        "v1",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        "certificatesigningrequest",
+        false,
+        ["csr"],
+        [],
+        [Status, Approval]
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "IngressClass",
+        "ingressclasses",
+        "ingressclass",
+        false,
+        [],
+        [],
+        []
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "Ingress",
+        "ingresses",
+        "ingress",
+        true,
+        ["ing"],
+        [],
+        [Status]
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "NetworkPolicy",
+        "networkpolicies",
+        "networkpolicy",
+        true,
+        ["netpol"],
+        [],
+        []
+    ),
+    res!(
+        "node.k8s.io",
+        "v1",
+        "RuntimeClass",
+        "runtimeclasses",
+        "runtimeclass",
+        false,
+        [],
+        [],
+        []
+    ),
+    res!(
+        "storage.k8s.io",
+        "v1",
+        "CSIDriver",
+        "csidrivers",
+        "csidriver",
+        false,
+        [],
+        [],
+        []
+    ),
+    res!(
+        "storage.k8s.io",
+        "v1",
+        "CSINode",
+        "csinodes",
+        "csinode",
+        false,
+        [],
+        [],
+        []
+    ),
+    res!(
+        "storage.k8s.io",
+        "v1",
+        "CSIStorageCapacity",
+        "csistoragecapacities",
+        "csistoragecapacity",
+        true,
+        [],
+        [],
+        []
+    ),
+    res!(
+        "storage.k8s.io",
+        "v1",
+        "StorageClass",
+        "storageclasses",
+        "storageclass",
+        false,
+        ["sc"],
+        [],
+        []
+    ),
+    res!(
+        "storage.k8s.io",
+        "v1",
+        "VolumeAttachment",
+        "volumeattachments",
+        "volumeattachment",
+        false,
+        [],
+        [],
+        [Status]
     ),
     review!(
         "authentication.k8s.io",

@@ -5,7 +5,8 @@
 
 use crate::resources::Resource;
 use k8s_openapi::api::{
-    apps, batch, coordination, core, discovery, events, policy, rbac, scheduling,
+    apps, autoscaling, batch, certificates, coordination, core, discovery, events, networking,
+    node, policy, rbac, scheduling, storage,
 };
 use schemars::generate::SchemaSettings;
 use schemars::SchemaGenerator;
@@ -39,6 +40,8 @@ static KINDS: &[(&str, &str, Adder)] = adders![
     ("", "PersistentVolumeClaim", core::v1::PersistentVolumeClaim),
     ("", "LimitRange", core::v1::LimitRange),
     ("", "ResourceQuota", core::v1::ResourceQuota),
+    ("", "ReplicationController", core::v1::ReplicationController),
+    ("", "PodTemplate", core::v1::PodTemplate),
     ("apps", "Deployment", apps::v1::Deployment),
     ("apps", "ReplicaSet", apps::v1::ReplicaSet),
     ("apps", "StatefulSet", apps::v1::StatefulSet),
@@ -46,6 +49,11 @@ static KINDS: &[(&str, &str, Adder)] = adders![
     ("apps", "ControllerRevision", apps::v1::ControllerRevision),
     ("batch", "Job", batch::v1::Job),
     ("batch", "CronJob", batch::v1::CronJob),
+    (
+        "autoscaling",
+        "HorizontalPodAutoscaler",
+        autoscaling::v2::HorizontalPodAutoscaler
+    ),
     ("coordination.k8s.io", "Lease", coordination::v1::Lease),
     (
         "scheduling.k8s.io",
@@ -78,6 +86,36 @@ static KINDS: &[(&str, &str, Adder)] = adders![
         "rbac.authorization.k8s.io",
         "ClusterRoleBinding",
         rbac::v1::ClusterRoleBinding
+    ),
+    (
+        "certificates.k8s.io",
+        "CertificateSigningRequest",
+        certificates::v1::CertificateSigningRequest
+    ),
+    (
+        "networking.k8s.io",
+        "IngressClass",
+        networking::v1::IngressClass
+    ),
+    ("networking.k8s.io", "Ingress", networking::v1::Ingress),
+    (
+        "networking.k8s.io",
+        "NetworkPolicy",
+        networking::v1::NetworkPolicy
+    ),
+    ("node.k8s.io", "RuntimeClass", node::v1::RuntimeClass),
+    ("storage.k8s.io", "CSIDriver", storage::v1::CSIDriver),
+    ("storage.k8s.io", "CSINode", storage::v1::CSINode),
+    (
+        "storage.k8s.io",
+        "CSIStorageCapacity",
+        storage::v1::CSIStorageCapacity
+    ),
+    ("storage.k8s.io", "StorageClass", storage::v1::StorageClass),
+    (
+        "storage.k8s.io",
+        "VolumeAttachment",
+        storage::v1::VolumeAttachment
     ),
 ];
 

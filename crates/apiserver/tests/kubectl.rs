@@ -1250,3 +1250,345 @@ async fn creates_record_managed_fields() {
     assert!(!out.status.success());
     assert!(err.contains(r#"conflict with "kubectl-create""#), "{err}");
 }
+
+/// One object of each kind that Kubernetes components and kubectl users
+/// expect besides the workloads: the controllers' older kinds, storage,
+/// networking, node and certificates.
+const MORE_KINDS: &str = "apiVersion: v1
+kind: ReplicationController
+metadata: {name: web-rc}
+spec:
+  template:
+    metadata: {labels: {app: web-rc}}
+    spec:
+      containers: [{name: nginx, image: 'nginx:1.25'}]
+---
+apiVersion: v1
+kind: PodTemplate
+metadata: {name: tmpl}
+template:
+  metadata: {labels: {app: tmpl}}
+  spec:
+    containers: [{name: c, image: busybox}]
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: fast
+  annotations: {storageclass.kubernetes.io/is-default-class: 'true'}
+provisioner: example.com/disk
+allowVolumeExpansion: true
+---
+apiVersion: storage.k8s.io/v1
+kind: CSIDriver
+metadata: {name: disk.example.com}
+spec: {attachRequired: false}
+---
+apiVersion: storage.k8s.io/v1
+kind: CSINode
+metadata: {name: node-1}
+spec:
+  drivers: [{name: disk.example.com, nodeID: node-1}]
+---
+apiVersion: storage.k8s.io/v1
+kind: CSIStorageCapacity
+metadata: {name: cap}
+storageClassName: fast
+capacity: 10Gi
+---
+apiVersion: storage.k8s.io/v1
+kind: VolumeAttachment
+metadata: {name: va}
+spec:
+  attacher: disk.example.com
+  nodeName: node-1
+  source: {persistentVolumeName: pv-1}
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: nginx}
+spec: {controller: k8s.io/ingress-nginx}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web}
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: web.example.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny}
+spec:
+  podSelector: {matchLabels: {app: web}}
+---
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: gvisor}
+handler: runsc
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: v1, kind: ReplicationController, name: web-rc}
+  maxReplicas: 5
+---
+apiVersion: certificates.k8s.io/v1
+kind: CertificateSigningRequest
+metadata: {name: alice}
+spec:
+  request: AAAA
+  signerName: example.com/signer
+  usages: [client auth]
+  expirationSeconds: 7200
+";
+
+/// The header and the first row of `kubectl get` for `args`, split on
+/// runs of two or more spaces (cells may hold one space).
+async fn table_of(c: &Cluster, args: &[&str]) -> (Vec<String>, Vec<String>) {
+    let out = c.ok(args).await;
+    let split = |l: &str| {
+        l.split("  ")
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let mut lines = out.lines();
+    let header = split(lines.next().unwrap_or(""));
+    let row = split(lines.next().unwrap_or(""));
+    (header, row)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_networking_and_other_builtin_kinds() {
+    let c = Cluster::start().await;
+    let out = c.apply_stdin(&["apply", "-f", "-"], MORE_KINDS).await;
+    for created in [
+        "replicationcontroller/web-rc created",
+        "podtemplate/tmpl created",
+        "storageclass.storage.k8s.io/fast created",
+        "csidriver.storage.k8s.io/disk.example.com created",
+        "csinode.storage.k8s.io/node-1 created",
+        "csistoragecapacity.storage.k8s.io/cap created",
+        "volumeattachment.storage.k8s.io/va created",
+        "ingressclass.networking.k8s.io/nginx created",
+        "ingress.networking.k8s.io/web created",
+        "networkpolicy.networking.k8s.io/deny created",
+        "runtimeclass.node.k8s.io/gvisor created",
+        "horizontalpodautoscaler.autoscaling/web created",
+        "certificatesigningrequest.certificates.k8s.io/alice created",
+    ] {
+        assert!(out.contains(created), "{created} missing:\n{out}");
+    }
+
+    // Discovery lists them as Kubernetes does.
+    let resources = c.ok(&["api-resources"]).await;
+    for expected in [
+        [
+            "replicationcontrollers",
+            "rc",
+            "v1",
+            "true",
+            "ReplicationController",
+        ],
+        [
+            "storageclasses",
+            "sc",
+            "storage.k8s.io/v1",
+            "false",
+            "StorageClass",
+        ],
+        [
+            "ingresses",
+            "ing",
+            "networking.k8s.io/v1",
+            "true",
+            "Ingress",
+        ],
+        [
+            "networkpolicies",
+            "netpol",
+            "networking.k8s.io/v1",
+            "true",
+            "NetworkPolicy",
+        ],
+        [
+            "horizontalpodautoscalers",
+            "hpa",
+            "autoscaling/v2",
+            "true",
+            "HorizontalPodAutoscaler",
+        ],
+        [
+            "certificatesigningrequests",
+            "csr",
+            "certificates.k8s.io/v1",
+            "false",
+            "CertificateSigningRequest",
+        ],
+    ] {
+        assert!(
+            resources
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == expected),
+            "{expected:?} missing:\n{resources}"
+        );
+    }
+    let legacy = c
+        .ok(&["get", "--raw", "/apis/certificates.k8s.io/v1"])
+        .await;
+    assert!(
+        legacy.contains(r#""name":"certificatesigningrequests/approval""#),
+        "{legacy}"
+    );
+    let groups = c.ok(&["get", "--raw", "/apis"]).await;
+    for group in [
+        "storage.k8s.io",
+        "networking.k8s.io",
+        "node.k8s.io",
+        "autoscaling",
+    ] {
+        assert!(groups.contains(&format!(r#""name":"{group}""#)), "{groups}");
+    }
+    let explained = c.ok(&["explain", "storageclass.provisioner"]).await;
+    assert!(explained.contains("provisioner"), "{explained}");
+
+    // Defaults, shortnames and the printers' columns.
+    let (header, row) = table_of(&c, &["get", "sc"]).await;
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "PROVISIONER",
+            "RECLAIMPOLICY",
+            "VOLUMEBINDINGMODE",
+            "ALLOWVOLUMEEXPANSION",
+            "AGE"
+        ]
+    );
+    assert_eq!(
+        row[..5],
+        [
+            "fast (default)",
+            "example.com/disk",
+            "Delete",
+            "Immediate",
+            "true"
+        ]
+    );
+    let (header, row) = table_of(&c, &["get", "rc", "-o", "wide"]).await;
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "DESIRED",
+            "CURRENT",
+            "READY",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
+    assert_eq!(row[..4], ["web-rc", "1", "0", "0"]);
+    assert_eq!(row[5..], ["nginx", "nginx:1.25", "app=web-rc"]);
+    let (header, row) = table_of(&c, &["get", "ing"]).await;
+    assert_eq!(
+        header,
+        ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
+    );
+    assert_eq!(row[..4], ["web", "nginx", "web.example.com", "80"]);
+    let (header, row) = table_of(&c, &["get", "hpa"]).await;
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "REFERENCE",
+            "TARGETS",
+            "MINPODS",
+            "MAXPODS",
+            "REPLICAS",
+            "AGE"
+        ]
+    );
+    assert_eq!(
+        row[..6],
+        [
+            "web",
+            "ReplicationController/web-rc",
+            "cpu: <unknown>/80%",
+            "1",
+            "5",
+            "0"
+        ]
+    );
+    let (header, row) = table_of(&c, &["get", "netpol"]).await;
+    assert_eq!(header, ["NAME", "POD-SELECTOR", "AGE"]);
+    assert_eq!(row[..2], ["deny", "app=web"]);
+    let (header, row) = table_of(&c, &["get", "runtimeclass"]).await;
+    assert_eq!(header, ["NAME", "HANDLER", "AGE"]);
+    assert_eq!(row[..2], ["gvisor", "runsc"]);
+    let (header, row) = table_of(&c, &["get", "csinodes"]).await;
+    assert_eq!(header, ["NAME", "DRIVERS", "AGE"]);
+    assert_eq!(row[..2], ["node-1", "1"]);
+    let (header, row) = table_of(&c, &["get", "ingressclass"]).await;
+    assert_eq!(header, ["NAME", "CONTROLLER", "PARAMETERS", "AGE"]);
+    assert_eq!(row[..3], ["nginx", "k8s.io/ingress-nginx", "<none>"]);
+
+    // The scale subresource of ReplicationControllers, and the approval
+    // subresource of CertificateSigningRequests.
+    let out = c.ok(&["scale", "rc", "web-rc", "--replicas=3"]).await;
+    assert_eq!(out.trim(), "replicationcontroller/web-rc scaled");
+    assert_eq!(
+        c.ok(&["get", "rc", "web-rc", "-o", "jsonpath={.spec.replicas}"])
+            .await,
+        "3"
+    );
+    let (header, row) = table_of(&c, &["get", "csr"]).await;
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "AGE",
+            "SIGNERNAME",
+            "REQUESTOR",
+            "REQUESTEDDURATION",
+            "CONDITION"
+        ]
+    );
+    assert_eq!(row[0], "alice");
+    assert_eq!(row[row.len() - 1], "Pending");
+    let selected = c
+        .ok(&[
+            "get",
+            "csr",
+            "--field-selector",
+            "spec.signerName=example.com/signer",
+            "-o",
+            "name",
+        ])
+        .await;
+    assert_eq!(
+        selected.trim(),
+        "certificatesigningrequest.certificates.k8s.io/alice"
+    );
+    let out = c.ok(&["certificate", "approve", "alice"]).await;
+    assert!(out.contains("approved"), "{out}");
+    let (_, row) = table_of(&c, &["get", "csr", "alice"]).await;
+    assert_eq!(row[row.len() - 1], "Approved");
+
+    // Ingress paths need a pathType in networking.k8s.io/v1.
+    let bad = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: bad}\nspec:\n  rules:\n  - http:\n      paths:\n      - {path: /, backend: {service: {name: web, port: {number: 80}}}}\n";
+    let out = c.kubectl_in(&["apply", "-f", "-"], Some(bad)).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spec.rules[0].http.paths[0].pathType: Required value"),
+        "{err}"
+    );
+}

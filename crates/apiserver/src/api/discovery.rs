@@ -250,4 +250,38 @@ mod tests {
             .iter()
             .any(|s| s["subresource"] == "binding"));
     }
+
+    #[test]
+    fn aggregated_lists_status_scale_and_approval_subresources() {
+        let subresources = |group: &str, plural: &str| -> Vec<String> {
+            let g = aggregated_group(group);
+            let r = g["versions"][0]["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["resource"] == plural)
+                .unwrap_or_else(|| panic!("{plural} served"))
+                .clone();
+            r["subresources"]
+                .as_array()
+                .map(|s| {
+                    s.iter()
+                        .map(|s| s["subresource"].as_str().unwrap().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            subresources("", "replicationcontrollers"),
+            ["status", "scale"]
+        );
+        assert_eq!(
+            subresources("certificates.k8s.io", "certificatesigningrequests"),
+            ["status", "approval"]
+        );
+        assert_eq!(subresources("networking.k8s.io", "ingresses"), ["status"]);
+        assert!(subresources("storage.k8s.io", "storageclasses").is_empty());
+        let hpa = aggregated_group("autoscaling");
+        assert_eq!(hpa["versions"][0]["version"], "v2");
+    }
 }

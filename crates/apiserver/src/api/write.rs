@@ -357,6 +357,19 @@ fn next_state(
             }
             n
         }
+        Some(Subresource::Approval) => {
+            // Only the conditions change through a CSR's approval.
+            let mut n = old.clone();
+            match new.pointer("/status/conditions") {
+                Some(c) => n["status"]["conditions"] = c.clone(),
+                None => {
+                    if let Some(s) = n.get_mut("status").and_then(Value::as_object_mut) {
+                        s.remove("conditions");
+                    }
+                }
+            }
+            n
+        }
         _ => {
             let mut n = new.clone();
             if resource.has(Subresource::Status) && resource.kind != "Node" {
@@ -595,8 +608,13 @@ fn apply_patch(media: &str, kind: &str, target: &Value, doc: &Value) -> Result<V
 /// The `autoscaling/v1` Scale of a scalable object.
 pub fn scale_of(obj: &Value) -> Value {
     let m = meta::meta(obj).cloned().unwrap_or_default();
+    // A label selector, or a ReplicationController's plain label map.
     let selector = obj
         .pointer("/spec/selector/matchLabels")
+        .or_else(|| {
+            obj.pointer("/spec/selector")
+                .filter(|s| s.get("matchLabels").is_none() && s.get("matchExpressions").is_none())
+        })
         .and_then(Value::as_object)
         .map(|l| {
             l.iter()

@@ -1,8 +1,9 @@
 //! Printers of the cluster's other kinds: Nodes and Namespaces, config
 //! and storage (ConfigMap, Secret, ServiceAccount, PersistentVolume(Claim),
-//! ResourceQuota), Events, Leases, PriorityClasses and RBAC bindings.
+//! ResourceQuota), Events, Leases, PriorityClasses, RBAC bindings,
+//! RuntimeClasses and CertificateSigningRequests.
 
-use super::{age, list, n, name, none_if_empty, object, s, since, Col, AGE, NAME};
+use super::{age, human_duration, list, n, name, none_if_empty, object, s, since, Col, AGE, NAME};
 use serde_json::{json, Value};
 
 pub(super) const NODE: &[Col] = &[
@@ -408,6 +409,63 @@ pub(super) fn role_binding_row(v: &Value) -> Vec<Value> {
     ]
 }
 
+pub(super) const RUNTIME_CLASS: &[Col] = &[NAME, ("Handler", "string", 0), AGE];
+
+pub(super) fn runtime_class_row(v: &Value) -> Vec<Value> {
+    vec![name(v), json!(s(v, "/handler")), age(v)]
+}
+
+/// Age comes second in Kubernetes' CSR printer.
+pub(super) const CERTIFICATE_SIGNING_REQUEST: &[Col] = &[
+    NAME,
+    AGE,
+    ("SignerName", "string", 0),
+    ("Requestor", "string", 0),
+    ("RequestedDuration", "string", 0),
+    ("Condition", "string", 0),
+];
+
+/// `extractCSRStatus`: Denied, Approved or Pending, then ",Failed" and
+/// ",Issued".
+fn csr_condition(v: &Value) -> String {
+    let has = |ty: &str| {
+        list(v, "/status/conditions")
+            .iter()
+            .any(|c| s(c, "/type") == ty)
+    };
+    let mut status = if has("Denied") {
+        "Denied"
+    } else if has("Approved") {
+        "Approved"
+    } else {
+        "Pending"
+    }
+    .to_owned();
+    if has("Failed") {
+        status.push_str(",Failed");
+    }
+    if !s(v, "/status/certificate").is_empty() {
+        status.push_str(",Issued");
+    }
+    status
+}
+
+pub(super) fn csr_row(v: &Value) -> Vec<Value> {
+    let signer = none_if_empty(s(v, "/spec/signerName").to_owned());
+    let duration = match v.pointer("/spec/expirationSeconds").and_then(Value::as_i64) {
+        Some(secs) => human_duration(secs),
+        None => "<none>".to_owned(),
+    };
+    vec![
+        name(v),
+        age(v),
+        json!(signer),
+        json!(s(v, "/spec/username")),
+        json!(duration),
+        json!(csr_condition(v)),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::{print, priorities};
@@ -640,5 +698,45 @@ mod tests {
                 [0, 0, 0, 1, 1, 1]
             );
         }
+    }
+
+    #[test]
+    fn runtime_class_and_csr_rows() {
+        let rc = with_meta(json!({"handler": "runc"}));
+        let (names, cells) = print("node.k8s.io", "RuntimeClass", rc);
+        assert_eq!(names, ["Name", "Handler", "Age"]);
+        assert_eq!(cells[1], "runc");
+        let csr = with_meta(
+            json!({"spec": {"signerName": "example.com/signer", "username": "alice",
+            "expirationSeconds": 7200, "request": "AA=="},
+            "status": {"conditions": [{"type": "Approved", "status": "True"}], "certificate": "AA=="}}),
+        );
+        let (names, cells) = print("certificates.k8s.io", "CertificateSigningRequest", csr);
+        assert_eq!(
+            names,
+            [
+                "Name",
+                "Age",
+                "SignerName",
+                "Requestor",
+                "RequestedDuration",
+                "Condition"
+            ]
+        );
+        assert_eq!(
+            &cells[2..],
+            &[
+                json!("example.com/signer"),
+                json!("alice"),
+                json!("120m"),
+                json!("Approved,Issued")
+            ]
+        );
+        let pending = print(
+            "certificates.k8s.io",
+            "CertificateSigningRequest",
+            with_meta(json!({})),
+        );
+        assert_eq!(&pending.1[4..], &[json!("<none>"), json!("Pending")]);
     }
 }

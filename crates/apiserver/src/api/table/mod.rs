@@ -6,11 +6,15 @@
 //! too; the wide columns are marked priority 1 and kubectl shows them only
 //! with `-o wide`. Kinds without a printer get Kubernetes' default
 //! convertor: NAME and CREATED AT. The printers live by concern:
-//! [`workloads`] (pods and their controllers), [`network`] (services and
-//! endpoints) and [`cluster`] (everything else).
+//! [`workloads`] (pods and their controllers), [`controllers`]
+//! (ReplicationControllers, PodTemplates, HorizontalPodAutoscalers),
+//! [`network`] (services, endpoints, ingresses and network policies),
+//! [`storage`] (storage.k8s.io) and [`cluster`] (everything else).
 
 mod cluster;
+mod controllers;
 mod network;
+mod storage;
 mod workloads;
 
 use super::body::{json_typed, Body};
@@ -38,7 +42,9 @@ struct Printer {
 /// The printer of `(group, kind)`, as Kubernetes registers them.
 fn printer(group: &str, kind: &str) -> Printer {
     use cluster::*;
+    use controllers::*;
     use network::*;
+    use storage::*;
     use workloads::*;
     let (columns, row): (&'static [Col], RowFn) = match (group, kind) {
         ("", "Pod") => (POD, pod_row),
@@ -66,6 +72,23 @@ fn printer(group: &str, kind: &str) -> Printer {
         ("scheduling.k8s.io", "PriorityClass") => (PRIORITY_CLASS, priority_class_row),
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
             (ROLE_BINDING, role_binding_row)
+        }
+        ("", "ReplicationController") => (REPLICATION_CONTROLLER, replication_controller_row),
+        ("", "PodTemplate") => (POD_TEMPLATE, pod_template_row),
+        ("autoscaling", "HorizontalPodAutoscaler") => (HORIZONTAL_POD_AUTOSCALER, hpa_row),
+        ("networking.k8s.io", "Ingress") => (INGRESS, ingress_row),
+        ("networking.k8s.io", "IngressClass") => (INGRESS_CLASS, ingress_class_row),
+        ("networking.k8s.io", "NetworkPolicy") => (NETWORK_POLICY, network_policy_row),
+        ("storage.k8s.io", "StorageClass") => (STORAGE_CLASS, storage_class_row),
+        ("storage.k8s.io", "CSIDriver") => (CSI_DRIVER, csi_driver_row),
+        ("storage.k8s.io", "CSINode") => (CSI_NODE, csi_node_row),
+        ("storage.k8s.io", "CSIStorageCapacity") => {
+            (CSI_STORAGE_CAPACITY, csi_storage_capacity_row)
+        }
+        ("storage.k8s.io", "VolumeAttachment") => (VOLUME_ATTACHMENT, volume_attachment_row),
+        ("node.k8s.io", "RuntimeClass") => (RUNTIME_CLASS, runtime_class_row),
+        ("certificates.k8s.io", "CertificateSigningRequest") => {
+            (CERTIFICATE_SIGNING_REQUEST, csr_row)
         }
         // LimitRange, Role and ClusterRole have no printer in Kubernetes.
         _ => (DEFAULT, default_row),

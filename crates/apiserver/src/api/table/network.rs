@@ -1,6 +1,10 @@
-//! Printers of Services, Endpoints and EndpointSlices.
+//! Printers of Services, Endpoints, EndpointSlices and the
+//! networking.k8s.io kinds: Ingress, IngressClass and NetworkPolicy.
 
-use super::{age, format_labels, list, n, name, none_if_empty, object, s, Col, AGE, NAME};
+use super::{
+    age, format_label_selector, format_labels, list, n, name, none_if_empty, object, s, Col, AGE,
+    NAME,
+};
 use serde_json::{json, Value};
 
 pub(super) const SERVICE: &[Col] = &[
@@ -161,6 +165,105 @@ pub(super) fn endpoint_slice_row(v: &Value) -> Vec<Value> {
     ]
 }
 
+pub(super) const INGRESS: &[Col] = &[
+    NAME,
+    ("Class", "string", 0),
+    ("Hosts", "string", 0),
+    ("Address", "string", 0),
+    ("Ports", "string", 0),
+    AGE,
+];
+
+/// `formatHosts`: the rules' hosts (at most three, then "+ N more..."),
+/// `*` when no rule names one.
+fn ingress_hosts(v: &Value) -> String {
+    let rules = list(v, "/spec/rules");
+    let hosts: Vec<&str> = rules
+        .iter()
+        .take(3)
+        .map(|r| s(r, "/host"))
+        .filter(|h| !h.is_empty())
+        .collect();
+    if hosts.is_empty() {
+        return "*".to_owned();
+    }
+    let shown = hosts.join(",");
+    if rules.len() > 3 {
+        format!("{shown} + {} more...", rules.len() - 3)
+    } else {
+        shown
+    }
+}
+
+pub(super) fn ingress_row(v: &Value) -> Vec<Value> {
+    let class = v
+        .pointer("/spec/ingressClassName")
+        .and_then(Value::as_str)
+        .unwrap_or("<none>");
+    // The load balancer's IPs or hostnames, sorted and deduplicated (the
+    // server prints wide, so never clipped).
+    let mut addresses: Vec<&str> = list(v, "/status/loadBalancer/ingress")
+        .iter()
+        .map(|i| match s(i, "/ip") {
+            "" => s(i, "/hostname"),
+            ip => ip,
+        })
+        .filter(|a| !a.is_empty())
+        .collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    let ports = if list(v, "/spec/tls").is_empty() {
+        "80"
+    } else {
+        "80, 443"
+    };
+    vec![
+        name(v),
+        json!(class),
+        json!(ingress_hosts(v)),
+        json!(addresses.join(",")),
+        json!(ports),
+        age(v),
+    ]
+}
+
+pub(super) const INGRESS_CLASS: &[Col] = &[
+    NAME,
+    ("Controller", "string", 0),
+    ("Parameters", "string", 0),
+    AGE,
+];
+
+/// PARAMETERS: `Kind[.apiGroup]/name`, or `<none>`.
+pub(super) fn ingress_class_row(v: &Value) -> Vec<Value> {
+    let parameters = match v.pointer("/spec/parameters").filter(|p| p.is_object()) {
+        Some(p) => {
+            let mut text = s(p, "/kind").to_owned();
+            if let Some(group) = p.get("apiGroup").and_then(Value::as_str) {
+                text = format!("{text}.{group}");
+            }
+            format!("{text}/{}", s(p, "/name"))
+        }
+        None => "<none>".to_owned(),
+    };
+    vec![
+        name(v),
+        json!(s(v, "/spec/controller")),
+        json!(parameters),
+        age(v),
+    ]
+}
+
+pub(super) const NETWORK_POLICY: &[Col] = &[NAME, ("Pod-Selector", "string", 0), AGE];
+
+pub(super) fn network_policy_row(v: &Value) -> Vec<Value> {
+    vec![
+        name(v),
+        json!(format_label_selector(v.pointer("/spec/podSelector"))),
+        age(v),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::{print, priorities};
@@ -241,6 +344,56 @@ mod tests {
         assert_eq!(
             print("discovery.k8s.io", "EndpointSlice", empty).1[2..4],
             [json!("<unset>"), json!("<unset>")]
+        );
+    }
+
+    #[test]
+    fn ingress_rows() {
+        let ing = json!({"metadata": meta(), "spec": {"ingressClassName": "nginx",
+            "tls": [{"hosts": ["a.example.com"]}],
+            "rules": [{"host": "a.example.com"}, {"host": "b.example.com"}, {}, {"host": "d.example.com"}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.2"}, {"hostname": "lb.example.com"}, {"ip": "10.0.0.2"}]}}});
+        let (names, cells) = print("networking.k8s.io", "Ingress", ing);
+        assert_eq!(names, ["Name", "Class", "Hosts", "Address", "Ports", "Age"]);
+        assert_eq!(
+            &cells[1..5],
+            &[
+                json!("nginx"),
+                json!("a.example.com,b.example.com + 1 more..."),
+                json!("10.0.0.2,lb.example.com"),
+                json!("80, 443")
+            ]
+        );
+        let bare = json!({"metadata": meta(), "spec": {"defaultBackend": {}}});
+        let cells = print("networking.k8s.io", "Ingress", bare).1;
+        assert_eq!(
+            &cells[1..5],
+            &[json!("<none>"), json!("*"), json!(""), json!("80")]
+        );
+    }
+
+    #[test]
+    fn ingress_class_and_network_policy_rows() {
+        let ic = json!({"metadata": meta(), "spec": {"controller": "example.com/ingress",
+            "parameters": {"apiGroup": "k8s.example.com", "kind": "Params", "name": "p"}}});
+        let (names, cells) = print("networking.k8s.io", "IngressClass", ic);
+        assert_eq!(names, ["Name", "Controller", "Parameters", "Age"]);
+        assert_eq!(
+            &cells[1..3],
+            &[
+                json!("example.com/ingress"),
+                json!("Params.k8s.example.com/p")
+            ]
+        );
+        let np =
+            json!({"metadata": meta(), "spec": {"podSelector": {"matchLabels": {"app": "web"}}}});
+        let (names, cells) = print("networking.k8s.io", "NetworkPolicy", np);
+        assert_eq!(names, ["Name", "Pod-Selector", "Age"]);
+        assert_eq!(cells[1], "app=web");
+        let all = json!({"metadata": meta(), "spec": {"podSelector": {}}});
+        assert_eq!(
+            print("networking.k8s.io", "NetworkPolicy", all).1[1],
+            "<none>"
         );
     }
 }

@@ -9,20 +9,25 @@ use super::{
 use serde_json::{json, Value};
 
 /// The wide columns of a kind that runs a pod template.
-const CONTAINERS: Col = ("Containers", "string", 1);
-const IMAGES: Col = ("Images", "string", 1);
-const SELECTOR: Col = ("Selector", "string", 1);
+pub(super) const CONTAINERS: Col = ("Containers", "string", 1);
+pub(super) const IMAGES: Col = ("Images", "string", 1);
+pub(super) const SELECTOR: Col = ("Selector", "string", 1);
 
 /// `head` followed by the containers and images of the pod spec at
 /// `spec_ptr` (`layoutContainerCells`), then `selector`.
-fn with_template(v: &Value, spec_ptr: &str, mut head: Vec<Value>, selector: String) -> Vec<Value> {
+pub(super) fn with_template(
+    v: &Value,
+    spec_ptr: &str,
+    mut head: Vec<Value>,
+    selector: String,
+) -> Vec<Value> {
     let (names, images) = containers_images(v, spec_ptr);
     head.extend([json!(names), json!(images), json!(selector)]);
     head
 }
 
 /// Container names and images of the pod spec at `spec_ptr`, comma-joined.
-fn containers_images(v: &Value, spec_ptr: &str) -> (String, String) {
+pub(super) fn containers_images(v: &Value, spec_ptr: &str) -> (String, String) {
     let cs = list(v, &format!("{spec_ptr}/containers"));
     let names: Vec<&str> = cs.iter().map(|c| s(c, "/name")).collect();
     let images: Vec<&str> = cs.iter().map(|c| s(c, "/image")).collect();

@@ -1,0 +1,282 @@
+//! Defaults and validation of the storage.k8s.io, networking.k8s.io,
+//! node.k8s.io and certificates.k8s.io kinds, after Kubernetes'
+//! `SetDefaults_*` and `Validate*` functions: the observable defaults
+//! (StorageClass reclaim and binding, CSIDriver flags, NetworkPolicy
+//! policy types), the required fields and the immutable ones.
+
+use super::set_default;
+use crate::status::Cause;
+use serde_json::{json, Value};
+
+/// Applies the defaults of a kind of these groups (nothing for other
+/// kinds).
+pub(super) fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
+    match (group, kind) {
+        ("storage.k8s.io", "StorageClass") => {
+            set_default(obj, "reclaimPolicy", json!("Delete"));
+            set_default(obj, "volumeBindingMode", json!("Immediate"));
+        }
+        ("storage.k8s.io", "CSIDriver") => {
+            if let Some(spec) = obj.get_mut("spec") {
+                set_default(spec, "attachRequired", json!(true));
+                set_default(spec, "podInfoOnMount", json!(false));
+                set_default(spec, "storageCapacity", json!(false));
+                set_default(spec, "fsGroupPolicy", json!("ReadWriteOnceWithFSType"));
+                set_default(spec, "requiresRepublish", json!(false));
+                set_default(spec, "seLinuxMount", json!(false));
+                if spec
+                    .get("volumeLifecycleModes")
+                    .and_then(Value::as_array)
+                    .is_none_or(Vec::is_empty)
+                {
+                    spec["volumeLifecycleModes"] = json!(["Persistent"]);
+                }
+            }
+        }
+        ("networking.k8s.io", "NetworkPolicy") => {
+            set_default(obj, "spec", json!({}));
+            let Some(spec) = obj.get_mut("spec") else {
+                return;
+            };
+            set_default(spec, "podSelector", json!({}));
+            for list in ["ingress", "egress"] {
+                for rule in spec
+                    .get_mut(list)
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    for port in rule
+                        .get_mut("ports")
+                        .and_then(Value::as_array_mut)
+                        .into_iter()
+                        .flatten()
+                    {
+                        set_default(port, "protocol", json!("TCP"));
+                    }
+                }
+            }
+            // A policy without types is at least an Ingress policy.
+            if spec
+                .get("policyTypes")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty)
+            {
+                let egress = spec
+                    .get("egress")
+                    .and_then(Value::as_array)
+                    .is_some_and(|e| !e.is_empty());
+                spec["policyTypes"] = if egress {
+                    json!(["Ingress", "Egress"])
+                } else {
+                    json!(["Ingress"])
+                };
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether the string at `ptr` is missing or empty.
+fn blank(obj: &Value, ptr: &str) -> bool {
+    obj.pointer(ptr)
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+}
+
+fn require(obj: &Value, ptr: &str, causes: &mut Vec<Cause>) {
+    if blank(obj, ptr) {
+        causes.push(Cause::required(
+            ptr.trim_start_matches('/').replace('/', "."),
+        ));
+    }
+}
+
+const PATH_TYPES: &[&str] = &["Exact", "ImplementationSpecific", "Prefix"];
+
+/// `ValidateIngressSpec`: a default backend or rules; each path with a
+/// supported pathType (required in networking.k8s.io/v1), an absolute
+/// path for Exact and Prefix, and one backend.
+fn validate_ingress(obj: &Value, causes: &mut Vec<Cause>) {
+    let rules = obj.pointer("/spec/rules").and_then(Value::as_array);
+    if obj.pointer("/spec/defaultBackend").is_none() && rules.is_none_or(Vec::is_empty) {
+        causes.push(Cause::invalid(
+            "spec",
+            &json!("[]"),
+            "either `defaultBackend` or `rules` must be specified",
+        ));
+    }
+    for (i, rule) in rules.into_iter().flatten().enumerate() {
+        let Some(http) = rule.get("http") else {
+            continue;
+        };
+        let base = format!("spec.rules[{i}].http.paths");
+        let paths = http.get("paths").and_then(Value::as_array);
+        if paths.is_none_or(Vec::is_empty) {
+            causes.push(Cause::required(base.clone()));
+        }
+        for (j, p) in paths.into_iter().flatten().enumerate() {
+            let at = format!("{base}[{j}]");
+            match p.get("pathType") {
+                None | Some(Value::Null) => causes.push(Cause {
+                    message: "Required value: pathType must be specified".into(),
+                    ..Cause::required(format!("{at}.pathType"))
+                }),
+                Some(t) if !PATH_TYPES.contains(&t.as_str().unwrap_or("")) => causes.push(
+                    Cause::not_supported(format!("{at}.pathType"), t, PATH_TYPES),
+                ),
+                Some(t) => {
+                    let path = p.get("path").and_then(Value::as_str).unwrap_or("");
+                    if t != "ImplementationSpecific" && !path.starts_with('/') {
+                        causes.push(Cause::invalid(
+                            format!("{at}.path"),
+                            &json!(path),
+                            "must be an absolute path",
+                        ));
+                    }
+                }
+            }
+            let backend = p.get("backend");
+            let service = backend.and_then(|b| b.get("service")).is_some();
+            let resource = backend.and_then(|b| b.get("resource")).is_some();
+            if service == resource {
+                causes.push(Cause::invalid(
+                    format!("{at}.backend"),
+                    &json!(""),
+                    "one backend must be specified",
+                ));
+            }
+        }
+    }
+}
+
+/// Checks an object of these groups, adding every cause found.
+pub(super) fn validate(group: &str, kind: &str, obj: &Value, causes: &mut Vec<Cause>) {
+    match (group, kind) {
+        ("storage.k8s.io", "StorageClass") => {
+            require(obj, "/provisioner", causes);
+            if let Some(p) = obj.get("reclaimPolicy") {
+                let supported = ["Delete", "Recycle", "Retain"];
+                if !supported.contains(&p.as_str().unwrap_or("")) {
+                    causes.push(Cause::not_supported("reclaimPolicy", p, &supported));
+                }
+            }
+            if let Some(m) = obj.get("volumeBindingMode") {
+                let supported = ["Immediate", "WaitForFirstConsumer"];
+                if !supported.contains(&m.as_str().unwrap_or("")) {
+                    causes.push(Cause::not_supported("volumeBindingMode", m, &supported));
+                }
+            }
+        }
+        ("storage.k8s.io", "VolumeAttachment") => {
+            require(obj, "/spec/attacher", causes);
+            require(obj, "/spec/nodeName", causes);
+            let pv = !blank(obj, "/spec/source/persistentVolumeName");
+            let inline = obj.pointer("/spec/source/inlineVolumeSpec").is_some();
+            if pv == inline {
+                causes.push(Cause::forbidden(
+                    "spec.source",
+                    "must specify exactly one of inlineVolumeSpec and persistentVolumeName",
+                ));
+            }
+        }
+        ("storage.k8s.io", "CSIStorageCapacity") => require(obj, "/storageClassName", causes),
+        ("networking.k8s.io", "Ingress") => validate_ingress(obj, causes),
+        ("networking.k8s.io", "IngressClass") => require(obj, "/spec/controller", causes),
+        ("node.k8s.io", "RuntimeClass") => require(obj, "/handler", causes),
+        ("certificates.k8s.io", "CertificateSigningRequest") => {
+            require(obj, "/spec/request", causes);
+            require(obj, "/spec/signerName", causes);
+        }
+        _ => {}
+    }
+}
+
+/// Checks that an update of a kind of these groups leaves its immutable
+/// fields alone.
+pub(super) fn validate_update(
+    group: &str,
+    kind: &str,
+    new: &Value,
+    old: &Value,
+    causes: &mut Vec<Cause>,
+) {
+    let changed = |ptr: &str| new.pointer(ptr) != old.pointer(ptr);
+    let immutable = |ptr: &str, causes: &mut Vec<Cause>| {
+        if changed(ptr) {
+            causes.push(Cause::invalid(
+                ptr.trim_start_matches('/').replace('/', "."),
+                new.pointer(ptr).unwrap_or(&Value::Null),
+                "field is immutable",
+            ));
+        }
+    };
+    match (group, kind) {
+        ("storage.k8s.io", "StorageClass") => {
+            for field in ["parameters", "provisioner", "reclaimPolicy"] {
+                if changed(&format!("/{field}")) {
+                    causes.push(Cause::forbidden(
+                        field,
+                        format!("updates to {field} are forbidden."),
+                    ));
+                }
+            }
+            immutable("/volumeBindingMode", causes);
+        }
+        ("storage.k8s.io", "VolumeAttachment") => immutable("/spec", causes),
+        ("networking.k8s.io", "IngressClass") => immutable("/spec/controller", causes),
+        ("node.k8s.io", "RuntimeClass") => immutable("/handler", causes),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn causes_of(group: &str, kind: &str, obj: &Value) -> Vec<String> {
+        let mut causes = Vec::new();
+        validate(group, kind, obj, &mut causes);
+        causes.into_iter().map(|c| c.field).collect()
+    }
+
+    #[test]
+    fn storage_class_defaults_and_immutability() {
+        let mut sc = json!({"provisioner": "example.com/x"});
+        apply_defaults("storage.k8s.io", "StorageClass", &mut sc);
+        assert_eq!(sc["reclaimPolicy"], "Delete");
+        assert_eq!(sc["volumeBindingMode"], "Immediate");
+        assert!(causes_of("storage.k8s.io", "StorageClass", &sc).is_empty());
+        let mut changed = sc.clone();
+        changed["provisioner"] = json!("other");
+        let mut causes = Vec::new();
+        validate_update("storage.k8s.io", "StorageClass", &changed, &sc, &mut causes);
+        assert_eq!(
+            causes[0].message,
+            "Forbidden: updates to provisioner are forbidden."
+        );
+    }
+
+    #[test]
+    fn ingress_paths_need_a_path_type() {
+        let ing = json!({"spec": {"rules": [{"http": {"paths": [
+            {"path": "/", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+            {"path": "api", "pathType": "Prefix", "backend": {"service": {"name": "api", "port": {"number": 80}}}}]}}]}});
+        assert_eq!(
+            causes_of("networking.k8s.io", "Ingress", &ing),
+            [
+                "spec.rules[0].http.paths[0].pathType",
+                "spec.rules[0].http.paths[1].path"
+            ]
+        );
+    }
+
+    #[test]
+    fn network_policy_types_default_from_rules() {
+        let mut np = json!({"spec": {"egress": [{"ports": [{"port": 53}]}]}});
+        apply_defaults("networking.k8s.io", "NetworkPolicy", &mut np);
+        assert_eq!(np["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+        assert_eq!(np["spec"]["podSelector"], json!({}));
+        assert_eq!(np["spec"]["egress"][0]["ports"][0]["protocol"], "TCP");
+    }
+}
