@@ -44,6 +44,9 @@ pub struct ResourceRequest {
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub subresource: Option<Subresource>,
+    /// Who asks (set by the server after authentication; `None` in
+    /// requests the server makes for itself).
+    pub user: Option<crate::auth::User>,
 }
 
 /// The query string, decoded.
@@ -195,6 +198,7 @@ pub fn parse(method: &Method, path: &str, query: &Query) -> Result<Target, ApiEr
         namespace: namespace.map(str::to_owned),
         name: name.map(str::to_owned),
         subresource,
+        user: None,
     }))
 }
 

@@ -1564,6 +1564,16 @@ async fn storage_networking_and_other_builtin_kinds() {
     );
     assert_eq!(row[0], "alice");
     assert_eq!(row[row.len() - 1], "Pending");
+    // The requestor is whoever created it: the admin's certificate names it.
+    let me = c
+        .ok(&[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ])
+        .await;
+    assert_eq!(row[3], me);
     let selected = c
         .ok(&[
             "get",

@@ -131,6 +131,7 @@ impl ApiServer {
                 reviews::create(&r, &parts.headers, &bytes, user)
             }
             Target::Resource(mut r) => {
+                r.user = user.cloned();
                 // events.k8s.io Events are core Events, converted.
                 if r.resource.group == "events.k8s.io" {
                     r.resource = crate::resources::find("", "v1", "events")

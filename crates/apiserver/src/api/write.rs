@@ -157,6 +157,9 @@ async fn create(
     let warnings = field_validation(resource, query, &mut obj)?;
     let name = meta::prepare_create(resource, &mut obj, r.namespace.as_deref())?;
     kinds::apply_defaults(resource, &mut obj);
+    if resource.kind == "CertificateSigningRequest" {
+        set_requestor(&mut obj, r.user.as_ref());
+    }
     record_create(resource, query, &mut obj);
     if resource.group.is_empty() && resource.kind == "Pod" {
         super::priority::admit(api, &mut obj, &name).await?;
@@ -191,6 +194,22 @@ async fn create(
         stored_response(StatusCode::CREATED, &stored, &mut obj, rev),
         &warnings,
     ))
+}
+
+/// A CertificateSigningRequest names who asked for it: the server fills
+/// `spec.username`, `groups` and `uid` from the requesting user, whatever
+/// the body said, as Kubernetes does.
+fn set_requestor(csr: &mut Value, user: Option<&crate::auth::User>) {
+    let Some(spec) = csr.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let (name, groups) = user.map_or((String::new(), Vec::new()), |u| {
+        (u.name.clone(), u.groups.clone())
+    });
+    spec.insert("username".into(), json!(name));
+    spec.insert("groups".into(), json!(groups));
+    spec.remove("uid");
+    spec.remove("extra");
 }
 
 /// Records the creating manager as the owner of every field it set
@@ -945,6 +964,7 @@ async fn delete_collection(
             namespace: o.namespace.clone(),
             name: Some(o.name.clone()),
             subresource: None,
+            user: r.user.clone(),
         };
         match delete(api, &one, query, &json!({})).await {
             Ok(_) => deleted.push(o.json.clone()),
