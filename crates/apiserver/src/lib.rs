@@ -50,6 +50,20 @@ pub struct ApiServerConfig {
     pub service_network: ServiceNetwork,
 }
 
+impl ApiServerConfig {
+    /// An apiserver for tests and benchmarks: the embedded store under
+    /// `data_dir`, 127.0.0.1, a free port, the default service ranges.
+    pub fn loopback(data_dir: impl Into<PathBuf>) -> ApiServerConfig {
+        ApiServerConfig {
+            data_dir: data_dir.into(),
+            etcd_servers: None,
+            bind_address: std::net::Ipv4Addr::LOCALHOST.into(),
+            secure_port: 0,
+            service_network: ServiceNetwork::default(),
+        }
+    }
+}
+
 /// Why the apiserver could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

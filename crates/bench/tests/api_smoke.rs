@@ -27,15 +27,9 @@ fn tiny(targets: Vec<Target>) -> ApiBenchOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn measures_in_process_and_through_a_kubeconfig_side_by_side() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let external = start(ApiServerConfig {
-        data_dir: dir.path().to_owned(),
-        etcd_servers: None,
-        bind_address: "127.0.0.1".parse().expect("an address"),
-        secure_port: 0,
-        service_network: Default::default(),
-    })
-    .await
-    .expect("apiserver starts");
+    let external = start(ApiServerConfig::loopback(dir.path().to_owned()))
+        .await
+        .expect("apiserver starts");
 
     let opts = tiny(vec![
         Target::Embedded,

@@ -37,15 +37,9 @@ impl Cluster {
             .prefix("cuttle-sched-")
             .tempdir()
             .unwrap();
-        let api = start_apiserver(ApiServerConfig {
-            data_dir: dir.path().to_owned(),
-            etcd_servers: None,
-            bind_address: "127.0.0.1".parse().unwrap(),
-            secure_port: 0,
-            service_network: Default::default(),
-        })
-        .await
-        .expect("apiserver starts");
+        let api = start_apiserver(ApiServerConfig::loopback(dir.path().to_owned()))
+            .await
+            .expect("apiserver starts");
         let client = runner::client_from_kubeconfig(&api.kubeconfig)
             .await
             .unwrap();

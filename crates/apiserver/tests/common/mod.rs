@@ -27,11 +27,8 @@ impl Cluster {
             .tempdir()
             .unwrap();
         let running = start(ApiServerConfig {
-            data_dir: dir.path().to_owned(),
             etcd_servers: etcd,
-            bind_address: "127.0.0.1".parse().unwrap(),
-            secure_port: 0,
-            service_network: Default::default(),
+            ..ApiServerConfig::loopback(dir.path())
         })
         .await
         .expect("apiserver starts");
@@ -50,15 +47,9 @@ impl Cluster {
         if let Some(r) = self.running.take() {
             r.stop().await;
         }
-        let running = start(ApiServerConfig {
-            data_dir: self.dir.path().to_owned(),
-            etcd_servers: None,
-            bind_address: "127.0.0.1".parse().unwrap(),
-            secure_port: 0,
-            service_network: Default::default(),
-        })
-        .await
-        .expect("apiserver restarts");
+        let running = start(ApiServerConfig::loopback(self.dir.path().to_owned()))
+            .await
+            .expect("apiserver restarts");
         self.kubeconfig = running.kubeconfig.clone();
         self.running = Some(running);
     }

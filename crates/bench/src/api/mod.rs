@@ -190,15 +190,9 @@ async fn bench_target(
                 .prefix("cuttle-bench-api-")
                 .tempdir()
                 .map_err(ApiBenchError::TempDir)?;
-            let running = cuttle_apiserver::start(ApiServerConfig {
-                data_dir: dir.path().to_owned(),
-                etcd_servers: None,
-                bind_address: std::net::Ipv4Addr::LOCALHOST.into(),
-                secure_port: 0,
-                service_network: Default::default(),
-            })
-            .await
-            .map_err(ApiBenchError::Start)?;
+            let running = cuttle_apiserver::start(ApiServerConfig::loopback(dir.path().to_owned()))
+                .await
+                .map_err(ApiBenchError::Start)?;
             let result = match Conn::open(&running.kubeconfig, name).await {
                 Ok(conn) => measure(Arc::new(conn), Some(&running), opts).await,
                 Err(e) => Err(e),

@@ -127,15 +127,9 @@ pub async fn run_e2e_bench(opts: E2eOptions) -> Result<E2eReport, E2eError> {
                 .prefix("cuttle-bench-sched-")
                 .tempdir()
                 .map_err(E2eError::TempDir)?;
-            let running = cuttle_apiserver::start(ApiServerConfig {
-                data_dir: dir.path().to_owned(),
-                etcd_servers: None,
-                bind_address: std::net::Ipv4Addr::LOCALHOST.into(),
-                secure_port: 0,
-                service_network: Default::default(),
-            })
-            .await
-            .map_err(E2eError::Start)?;
+            let running = cuttle_apiserver::start(ApiServerConfig::loopback(dir.path().to_owned()))
+                .await
+                .map_err(E2eError::Start)?;
             let client = runner::client_from_kubeconfig(&running.kubeconfig).await?;
             (Some(running), Some(dir), client)
         }

@@ -1,20 +1,12 @@
 //! Printers of the older and the autoscaling controllers' kinds:
 //! ReplicationController, PodTemplate and HorizontalPodAutoscaler.
 
-use super::workloads::{containers_images, with_template, CONTAINERS, IMAGES, SELECTOR};
+use super::workloads::{containers_images, with_template};
 use super::{age, format_labels, list, n, name, object, s, Col, AGE, NAME};
 use serde_json::{json, Value};
 
-pub(super) const REPLICATION_CONTROLLER: &[Col] = &[
-    NAME,
-    ("Desired", "integer", 0),
-    ("Current", "integer", 0),
-    ("Ready", "integer", 0),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    SELECTOR,
-];
+/// The same columns as a ReplicaSet's.
+pub(super) const REPLICATION_CONTROLLER: &[Col] = super::workloads::REPLICA_SET;
 
 pub(super) fn replication_controller_row(v: &Value) -> Vec<Value> {
     let head = vec![
