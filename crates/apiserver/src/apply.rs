@@ -132,6 +132,110 @@ pub fn fields_of(kind: &str, obj: &Value) -> FieldSet {
     out
 }
 
+/// The `FieldsV1` of every field an object sets, built in one walk over
+/// the object: what `to_fields_v1(&fields_of(kind, obj))` gives, without
+/// the set of cloned paths in between (a create pays this on every object).
+pub fn fields_v1_of(kind: &str, obj: &Value) -> Value {
+    let mut out = Map::new();
+    if let Some(m) = obj.as_object() {
+        object_fields(kind, &mut Vec::new(), m, Level::Root, &mut out);
+    }
+    Value::Object(out)
+}
+
+/// Where an object sits: fields skipped at the root and in its metadata.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Root,
+    Metadata,
+    Inner,
+}
+
+fn object_fields(
+    kind: &str,
+    names: &mut Vec<String>,
+    m: &Map<String, Value>,
+    level: Level,
+    out: &mut Map<String, Value>,
+) {
+    for (k, child) in m {
+        let skipped = match level {
+            Level::Root => matches!(k.as_str(), "apiVersion" | "kind" | "status"),
+            Level::Metadata => UNTRACKED_META.contains(&k.as_str()),
+            Level::Inner => false,
+        };
+        if skipped {
+            continue;
+        }
+        names.push(k.clone());
+        let node = match child {
+            Value::Array(items) => list_fields(kind, names, k, items),
+            Value::Object(cm) if !cm.is_empty() => {
+                let child_level = if level == Level::Root && k == "metadata" {
+                    Level::Metadata
+                } else {
+                    Level::Inner
+                };
+                let mut sub = Map::new();
+                object_fields(kind, names, cm, child_level, &mut sub);
+                (!sub.is_empty()).then_some(Value::Object(sub))
+            }
+            // A scalar or an empty object is a leaf.
+            _ => Some(Value::Object(Map::new())),
+        };
+        names.pop();
+        if let Some(node) = node {
+            out.insert(format!("f:{k}"), node);
+        }
+    }
+}
+
+fn list_fields(kind: &str, names: &[String], field: &str, items: &[Value]) -> Option<Value> {
+    let parents = &names[..names.len().saturating_sub(1)];
+    let mut out = Map::new();
+    match list_merge(kind, parents, field) {
+        ListMerge::ByKey(key) => {
+            for item in items {
+                let Some(id) = item.get(key) else { continue };
+                let mut node = Map::new();
+                node.insert(".".into(), Value::Object(Map::new()));
+                if let Some(im) = item.as_object() {
+                    object_fields(kind, &mut names.to_vec(), im, Level::Inner, &mut node);
+                }
+                out.insert(format!("k:{}", json!({ key: id })), Value::Object(node));
+            }
+        }
+        ListMerge::Set => {
+            for item in items {
+                out.insert(format!("v:{item}"), Value::Object(Map::new()));
+            }
+        }
+        // Atomic lists are owned whole.
+        ListMerge::Replace => return Some(Value::Object(Map::new())),
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+/// Records a create by `manager` on an object without managedFields: it
+/// owns every field it set.
+pub fn record_create(kind: &str, api_version: &str, obj: &mut Value, manager: &str) {
+    let fields = fields_v1_of(kind, obj);
+    if fields.as_object().is_none_or(Map::is_empty) {
+        return;
+    }
+    let entry = json!({
+        "manager": manager,
+        "operation": "Update",
+        "apiVersion": api_version,
+        "time": now(),
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields,
+    });
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.insert("managedFields".into(), json!([entry]));
+    }
+}
+
 /// Encodes a field set as `FieldsV1`.
 pub fn to_fields_v1(set: &FieldSet) -> Value {
     let mut root = Map::new();
@@ -481,6 +585,48 @@ mod tests {
         assert!(v["f:metadata"]["f:labels"].get("f:app").is_some());
         assert!(v["f:metadata"].get("f:name").is_none());
         assert_eq!(from_fields_v1(&v), set);
+    }
+
+    #[test]
+    fn a_create_owns_what_the_field_set_says() {
+        // One walk gives what building the set and encoding it gives, on
+        // objects with keyed lists, set lists, atomic lists, empty objects
+        // and untracked metadata.
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "d", "uid": "u", "labels": {"a": "b"},
+                         "finalizers": ["x", "y"], "ownerReferences": [{"uid": "o", "name": "rs"}]},
+            "spec": {
+                "containers": [
+                    {"name": "c", "image": "i", "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                     "args": ["a", "b"], "resources": {}, "env": [{"name": "E", "value": "1"}]},
+                    {"name": "d", "image": "j"}
+                ],
+                "tolerations": [{"key": "k", "operator": "Exists"}],
+                "volumes": [{"name": "v", "emptyDir": {}}],
+                "nodeSelector": {"zone": "a"},
+                "securityContext": {},
+                "terminationGracePeriodSeconds": 30
+            },
+            "status": {"phase": "Pending"}
+        });
+        for (kind, obj) in [("Pod", pod), ("Deployment", deploy(3, "z"))] {
+            assert_eq!(
+                fields_v1_of(kind, &obj),
+                to_fields_v1(&fields_of(kind, &obj)),
+                "{kind}"
+            );
+        }
+        let mut cm = json!({"metadata": {"name": "only-name"}});
+        record_create("ConfigMap", "v1", &mut cm, "m");
+        assert!(
+            cm["metadata"].get("managedFields").is_none(),
+            "nothing owned"
+        );
+        let mut cm = json!({"metadata": {"name": "x"}, "data": {"k": "v"}});
+        record_create("ConfigMap", "v1", &mut cm, "m");
+        assert_eq!(cm["metadata"]["managedFields"][0]["manager"], "m");
+        assert!(cm["metadata"]["managedFields"][0]["fieldsV1"]["f:data"]["f:k"].is_object());
     }
 
     #[test]

@@ -225,14 +225,7 @@ fn record_create(resource: &Resource, query: &Query, obj: &mut Value) {
         .and_then(Value::as_array)
         .is_some_and(|a| !a.is_empty());
     if !brought {
-        crate::apply::record_update(
-            resource.kind,
-            &resource.api_version(),
-            None,
-            obj,
-            manager,
-            "",
-        );
+        crate::apply::record_create(resource.kind, &resource.api_version(), obj, manager);
     }
 }
 
