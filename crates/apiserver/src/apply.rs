@@ -223,17 +223,34 @@ pub fn record_create(kind: &str, api_version: &str, obj: &mut Value, manager: &s
     if fields.as_object().is_none_or(Map::is_empty) {
         return;
     }
-    let entry = json!({
-        "manager": manager,
-        "operation": "Update",
-        "apiVersion": api_version,
-        "time": now(),
-        "fieldsType": "FieldsV1",
-        "fieldsV1": fields,
-    });
+    let entry = managed_fields_entry(manager, "Update", api_version, now(), "", fields);
     if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.insert("managedFields".into(), json!([entry]));
+        m.insert("managedFields".into(), Value::Array(vec![entry]));
     }
+}
+
+/// One `managedFields` entry. Built by moving `fields` in: `json!` would
+/// copy an interpolated Value by serializing it, which cost more than
+/// computing the fields.
+fn managed_fields_entry(
+    manager: &str,
+    operation: &str,
+    api_version: &str,
+    time: String,
+    subresource: &str,
+    fields: Value,
+) -> Value {
+    let mut e = Map::new();
+    e.insert("manager".into(), Value::String(manager.to_owned()));
+    e.insert("operation".into(), Value::String(operation.to_owned()));
+    e.insert("apiVersion".into(), Value::String(api_version.to_owned()));
+    e.insert("time".into(), Value::String(time));
+    e.insert("fieldsType".into(), Value::String("FieldsV1".into()));
+    e.insert("fieldsV1".into(), fields);
+    if !subresource.is_empty() {
+        e.insert("subresource".into(), Value::String(subresource.to_owned()));
+    }
+    Value::Object(e)
 }
 
 /// Encodes a field set as `FieldsV1`.
@@ -401,18 +418,14 @@ fn write_entries(obj: &mut Value, entries: &[Entry]) {
         .iter()
         .filter(|e| !e.fields.is_empty())
         .map(|e| {
-            let mut v = json!({
-                "manager": e.manager,
-                "operation": e.operation,
-                "apiVersion": e.api_version,
-                "time": e.time,
-                "fieldsType": "FieldsV1",
-                "fieldsV1": to_fields_v1(&e.fields),
-            });
-            if !e.subresource.is_empty() {
-                v["subresource"] = json!(e.subresource);
-            }
-            v
+            managed_fields_entry(
+                &e.manager,
+                &e.operation,
+                &e.api_version,
+                e.time.clone(),
+                &e.subresource,
+                to_fields_v1(&e.fields),
+            )
         })
         .collect();
     if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {

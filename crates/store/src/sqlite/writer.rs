@@ -174,7 +174,7 @@ impl Writer {
     fn apply_in_savepoint(&mut self, req: Request, published: &mut Vec<Published>) -> Reply {
         let rev_before = self.rev;
         let events_before = published.len();
-        if let Err(e) = self.conn.execute_batch("SAVEPOINT req") {
+        if let Err(e) = self.exec_cached("SAVEPOINT req") {
             let path = self.path.clone();
             return self.reply_for(req, Err(sql_err(&path)(e)));
         }
@@ -201,17 +201,26 @@ impl Writer {
             }
         };
         let (reply, ok) = reply;
-        let end = if ok {
-            "RELEASE req"
+        let ended = if ok {
+            self.exec_cached("RELEASE req")
         } else {
             self.rev = rev_before;
             published.truncate(events_before);
-            "ROLLBACK TO req; RELEASE req"
+            self.exec_cached("ROLLBACK TO req")
+                .and_then(|()| self.exec_cached("RELEASE req"))
         };
-        if let Err(e) = self.conn.execute_batch(end) {
+        if let Err(e) = ended {
             return reply.fail(|| self.commit_failed(&e));
         }
         reply
+    }
+
+    /// Runs a statement without parameters from the statement cache: the
+    /// savepoint around each request would otherwise be parsed twice per
+    /// request.
+    fn exec_cached(&self, sql: &str) -> rusqlite::Result<()> {
+        self.conn.prepare_cached(sql)?.execute([])?;
+        Ok(())
     }
 
     fn apply_txn(&mut self, txn: &Txn, published: &mut Vec<Published>) -> Result<TxnResponse> {
