@@ -151,10 +151,12 @@ enum Level {
     Inner,
 }
 
-fn object_fields(
+/// `names` holds the enclosing field names (borrowed from the object),
+/// which decide how a list merges.
+fn object_fields<'a>(
     kind: &str,
-    names: &mut Vec<String>,
-    m: &Map<String, Value>,
+    names: &mut Vec<&'a str>,
+    m: &'a Map<String, Value>,
     level: Level,
     out: &mut Map<String, Value>,
 ) {
@@ -167,7 +169,6 @@ fn object_fields(
         if skipped {
             continue;
         }
-        names.push(k.clone());
         let node = match child {
             Value::Array(items) => list_fields(kind, names, k, items),
             Value::Object(cm) if !cm.is_empty() => {
@@ -177,33 +178,40 @@ fn object_fields(
                     Level::Inner
                 };
                 let mut sub = Map::new();
+                names.push(k);
                 object_fields(kind, names, cm, child_level, &mut sub);
+                names.pop();
                 (!sub.is_empty()).then_some(Value::Object(sub))
             }
             // A scalar or an empty object is a leaf.
             _ => Some(Value::Object(Map::new())),
         };
-        names.pop();
         if let Some(node) = node {
             out.insert(format!("f:{k}"), node);
         }
     }
 }
 
-fn list_fields(kind: &str, names: &[String], field: &str, items: &[Value]) -> Option<Value> {
-    let parents = &names[..names.len().saturating_sub(1)];
+fn list_fields<'a>(
+    kind: &str,
+    names: &mut Vec<&'a str>,
+    field: &'a str,
+    items: &'a [Value],
+) -> Option<Value> {
     let mut out = Map::new();
-    match list_merge(kind, parents, field) {
+    match list_merge(kind, names, field) {
         ListMerge::ByKey(key) => {
+            names.push(field);
             for item in items {
                 let Some(id) = item.get(key) else { continue };
                 let mut node = Map::new();
                 node.insert(".".into(), Value::Object(Map::new()));
                 if let Some(im) = item.as_object() {
-                    object_fields(kind, &mut names.to_vec(), im, Level::Inner, &mut node);
+                    object_fields(kind, names, im, Level::Inner, &mut node);
                 }
                 out.insert(format!("k:{}", json!({ key: id })), Value::Object(node));
             }
+            names.pop();
         }
         ListMerge::Set => {
             for item in items {

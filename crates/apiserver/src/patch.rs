@@ -21,14 +21,18 @@ pub(crate) enum ListMerge {
 /// The merge strategy of the list at `field` under `path` (the names of
 /// the enclosing fields, outermost first), after the built-in kinds' Go
 /// struct tags.
-pub(crate) fn list_merge(kind: &str, path: &[String], field: &str) -> ListMerge {
-    let in_container = path
-        .iter()
-        .any(|p| p == "containers" || p == "initContainers" || p == "ephemeralContainers");
+pub(crate) fn list_merge<S: AsRef<str>>(kind: &str, path: &[S], field: &str) -> ListMerge {
+    let in_container = path.iter().any(|p| {
+        matches!(
+            p.as_ref(),
+            "containers" | "initContainers" | "ephemeralContainers"
+        )
+    });
+    let spec_only = path.len() == 1 && path[0].as_ref() == "spec";
     match field {
         "containers" | "initContainers" | "ephemeralContainers" => ListMerge::ByKey("name"),
         "ports" if in_container => ListMerge::ByKey("containerPort"),
-        "ports" if kind == "Service" && path == ["spec"] => ListMerge::ByKey("port"),
+        "ports" if kind == "Service" && spec_only => ListMerge::ByKey("port"),
         "env" | "volumes" | "imagePullSecrets" | "resourceClaims" => ListMerge::ByKey("name"),
         "volumeMounts" => ListMerge::ByKey("mountPath"),
         "volumeDevices" => ListMerge::ByKey("devicePath"),
