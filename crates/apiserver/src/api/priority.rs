@@ -100,9 +100,12 @@ async fn find(api: &ApiServer, name: &str) -> Result<Option<Class>, ApiError> {
 /// The global default class, if one is marked; the lowest value wins when
 /// several are (as Kubernetes picks).
 fn global_default(api: &ApiServer) -> Option<Class> {
+    const MARK: &[u8] = b"\"globalDefault\":true";
     let (items, _) = api.cache.list(priority_classes(), None);
     items
         .iter()
+        // Only a class that says so is parsed (this runs on every pod create).
+        .filter(|o| memchr::memmem::find(&o.json, MARK).is_some())
         .filter_map(|o| serde_json::from_slice::<Value>(&o.json).ok())
         .filter(|v| v.get("globalDefault") == Some(&Value::Bool(true)))
         .map(|v| Class::of(&v))
