@@ -320,6 +320,11 @@ async fn discovery_commands() {
         err.contains("the server doesn't have a resource type \"foos\""),
         "{err}"
     );
+    // OpenAPI v2 as JSON for whoever reads it that way.
+    let v2: serde_json::Value =
+        serde_json::from_str(&c.ok(&["get", "--raw", "/openapi/v2"]).await).unwrap();
+    assert_eq!(v2["swagger"], "2.0");
+    assert!(v2["definitions"]["io.k8s.api.apps.v1.Deployment"].is_object());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -113,6 +113,7 @@ impl ApiServer {
             "/version" | "/version/" => return Ok(version()),
             "/metrics" => return Ok(self.metrics()),
             "/openapi/v3" | "/openapi/v3/" => return Ok(openapi::index()),
+            "/openapi/v2" | "/openapi/v2/" => return openapi::v2(req.headers()),
             p if p.starts_with("/openapi/v3/") => {
                 return openapi::group_version(&p["/openapi/v3/".len()..])
             }

@@ -140,9 +140,142 @@ pub fn group_version(rest: &str) -> Result<Response<Body>, ApiError> {
     Ok(value_response(StatusCode::OK, &doc))
 }
 
+/// `GET /openapi/v2` as JSON (Swagger 2.0), for clients that read it.
+/// kubectl asks for v2 only as protobuf, which is not served: it takes the
+/// 404 and uses v3, whereas JSON in a protobuf answer would break it.
+pub fn v2(headers: &http::HeaderMap) -> Result<Response<Body>, ApiError> {
+    let accepts_json = headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .any(|m| m == "application/json" || m == "*/*" || m == "application/*");
+    let asked = headers.contains_key(http::header::ACCEPT);
+    if asked && !accepts_json {
+        return Err(ApiError::NoSuchResource);
+    }
+    static DOC: std::sync::OnceLock<bytes::Bytes> = std::sync::OnceLock::new();
+    let doc =
+        DOC.get_or_init(|| bytes::Bytes::from(serde_json::to_vec(&swagger()).unwrap_or_default()));
+    Ok(super::body::json_response(StatusCode::OK, doc.clone()))
+}
+
+/// The v3 documents of every group-version as one Swagger 2.0 document.
+fn swagger() -> Value {
+    let mut paths = Map::new();
+    let mut definitions = Map::new();
+    for (g, v) in groups() {
+        let Some(mut doc) = document(g, v) else {
+            continue;
+        };
+        v3_refs_to_v2(&mut doc);
+        if let Some(Value::Object(p)) = doc.get_mut("paths").map(Value::take) {
+            for (path, mut ops) in p {
+                if let Some(ops) = ops.as_object_mut() {
+                    ops.values_mut().for_each(v3_operation_to_v2);
+                }
+                paths.insert(path, ops);
+            }
+        }
+        if let Some(Value::Object(s)) = doc.pointer_mut("/components/schemas").map(Value::take) {
+            definitions.extend(s);
+        }
+    }
+    json!({
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": super::KUBE_GIT_VERSION},
+        "paths": paths,
+        "definitions": definitions,
+    })
+}
+
+/// Points `$ref`s at `#/definitions/` instead of `#/components/schemas/`.
+fn v3_refs_to_v2(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                match child {
+                    Value::String(s) if k == "$ref" => {
+                        if let Some(name) = s.strip_prefix("#/components/schemas/") {
+                            *s = format!("#/definitions/{name}");
+                        }
+                    }
+                    _ => v3_refs_to_v2(child),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(v3_refs_to_v2),
+        _ => {}
+    }
+}
+
+/// v2 keeps a parameter's type on the parameter and a response's schema
+/// on the response.
+fn v3_operation_to_v2(op: &mut Value) {
+    if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+        for p in params {
+            if let Some(Value::Object(schema)) = p.as_object_mut().and_then(|m| m.remove("schema"))
+            {
+                if let Some(m) = p.as_object_mut() {
+                    m.extend(schema);
+                }
+            }
+        }
+    }
+    if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+        for r in responses.values_mut() {
+            let schema = r
+                .pointer_mut("/content/application~1json/schema")
+                .map(Value::take);
+            if let Some(m) = r.as_object_mut() {
+                m.remove("content");
+                if let Some(s) = schema {
+                    m.insert("schema".into(), s);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn v2_is_json_only_for_clients_that_accept_json() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::ACCEPT,
+            "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+                .parse()
+                .unwrap(),
+        );
+        assert!(
+            v2(&headers).is_err(),
+            "kubectl's protobuf request gets a 404"
+        );
+        headers.insert(http::header::ACCEPT, "application/json".parse().unwrap());
+        assert!(v2(&headers).is_ok());
+        let doc = swagger();
+        assert_eq!(doc["swagger"], "2.0");
+        let pod = &doc["definitions"]["io.k8s.api.core.v1.Pod"];
+        assert!(pod["properties"]["spec"].is_object(), "{pod}");
+        let text = doc.to_string();
+        assert!(!text.contains("#/components/schemas/"));
+        let op = &doc["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["get"];
+        assert_eq!(
+            op["responses"]["200"]["schema"]["$ref"],
+            "#/definitions/io.k8s.api.core.v1.Pod"
+        );
+        assert_eq!(op["parameters"][0]["type"], "string");
+    }
 
     #[test]
     fn patch_operations_declare_field_validation() {
