@@ -25,6 +25,7 @@ pub mod selectors;
 pub mod server;
 pub mod sparse;
 pub mod status;
+pub mod tokens;
 pub mod watch_cache;
 
 pub use allocators::ServiceNetwork;
@@ -154,7 +155,8 @@ pub async fn start_with_store(
     .await?;
     let cache = watch_cache::WatchCache::start(store.clone()).await?;
     let allocators = allocators::Allocators::new(config.service_network);
-    let api = api::ApiServer::new(store.clone(), cache, allocators);
+    let signer = tokens::TokenSigner::new(&pki.service_account_secret);
+    let api = api::ApiServer::new(store.clone(), cache, allocators, signer);
     let tls = server::tls_config(&pki)?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(listener, tls, api.clone(), async {

@@ -38,6 +38,8 @@ pub struct Pki {
     pub admin_cert_pem: String,
     pub admin_key_pem: String,
     ca_key_pem: String,
+    /// The secret service account tokens are signed with.
+    pub service_account_secret: Vec<u8>,
 }
 
 fn read(path: &Path) -> Result<Option<String>, PkiError> {
@@ -176,6 +178,24 @@ impl Pki {
             }
         };
 
+        let service_account_secret = match read(&p("sa.secret"))? {
+            Some(s) => {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(s.trim())
+                    .map_err(|e| PkiError::Io {
+                        path: p("sa.secret"),
+                        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                    })?
+            }
+            None => {
+                use base64::Engine;
+                let secret: [u8; 32] = rand::random();
+                let text = base64::engine::general_purpose::STANDARD.encode(secret);
+                write(&p("sa.secret"), &text, true)?;
+                secret.to_vec()
+            }
+        };
         Ok(Pki {
             ca_cert_pem,
             server_cert_pem,
@@ -183,6 +203,7 @@ impl Pki {
             admin_cert_pem,
             admin_key_pem,
             ca_key_pem,
+            service_account_secret,
         })
     }
 

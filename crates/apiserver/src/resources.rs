@@ -34,6 +34,9 @@ pub enum Subresource {
     /// `approval` of CertificateSigningRequests: the object itself, only
     /// `.status.conditions` writable.
     Approval,
+    /// `token` of service accounts: `authentication.k8s.io/v1`
+    /// TokenRequest, create only.
+    Token,
 }
 
 impl Subresource {
@@ -44,6 +47,7 @@ impl Subresource {
             Subresource::Binding => "binding",
             Subresource::Eviction => "eviction",
             Subresource::Approval => "approval",
+            Subresource::Token => "token",
         }
     }
 
@@ -56,6 +60,7 @@ impl Subresource {
             Subresource::Scale => ("autoscaling", "v1", "Scale"),
             Subresource::Binding => ("", "v1", "Binding"),
             Subresource::Eviction => ("policy", "v1", "Eviction"),
+            Subresource::Token => ("authentication.k8s.io", "v1", "TokenRequest"),
         }
     }
 
@@ -64,7 +69,7 @@ impl Subresource {
             Subresource::Status | Subresource::Scale | Subresource::Approval => {
                 &["get", "patch", "update"]
             }
-            Subresource::Binding | Subresource::Eviction => &["create"],
+            Subresource::Binding | Subresource::Eviction | Subresource::Token => &["create"],
         }
     }
 
@@ -75,6 +80,7 @@ impl Subresource {
             "binding" => Subresource::Binding,
             "eviction" => Subresource::Eviction,
             "approval" => Subresource::Approval,
+            "token" => Subresource::Token,
             _ => return None,
         })
     }
@@ -211,7 +217,7 @@ pub static RESOURCES: &[Resource] = &[
         true,
         ["sa"],
         [],
-        []
+        [Token]
     ),
     res!("", "v1", "Event", "events", "event", true, ["ev"], [], []),
     res!(

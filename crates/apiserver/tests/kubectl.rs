@@ -1607,3 +1607,64 @@ async fn storage_networking_and_other_builtin_kinds() {
         "{err}"
     );
 }
+
+/// `kubectl create token` issues a service account token, and the token
+/// authenticates as that account until the account is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_account_tokens_authenticate() {
+    let c = Cluster::start().await;
+    c.ok(&["create", "serviceaccount", "robot"]).await;
+    let token = c.ok(&["create", "token", "robot"]).await.trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    let config = |token: &str| {
+        let path = c.dir.path().join(format!("token-{}.yaml", token.len()));
+        let yaml = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: t\n  user:\n    token: {token}\ncontexts:\n- name: c\n  context: {{cluster: c, user: t}}\ncurrent-context: c\n",
+            c.url(),
+            c.dir.path().join("pki/ca.crt").display()
+        );
+        std::fs::write(&path, yaml).unwrap();
+        format!("--kubeconfig={}", path.display())
+    };
+    let good = config(&token);
+    let who = c
+        .ok(&[
+            &good,
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ])
+        .await;
+    assert_eq!(who, "system:serviceaccount:default:robot");
+    c.ok(&[&good, "get", "pods"]).await;
+
+    let bad = config("not-a-token");
+    let err = c.fails(&[&bad, "get", "pods"]).await;
+    assert!(err.contains("Unauthorized"), "{err}");
+
+    let err = c.fails(&["create", "token", "nobody"]).await;
+    assert!(
+        err.contains(r#"serviceaccounts "nobody" not found"#),
+        "{err}"
+    );
+    let err = c
+        .fails(&["create", "token", "robot", "--duration=1m"])
+        .await;
+    assert!(
+        err.contains("may not specify a duration less than 10 minutes"),
+        "{err}"
+    );
+
+    // A deleted account's tokens stop working.
+    c.ok(&["delete", "serviceaccount", "robot"]).await;
+    let mut refused = false;
+    for _ in 0..50 {
+        if !c.kubectl(&[&good, "get", "pods"]).await.status.success() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(refused, "the token of a deleted account still works");
+}

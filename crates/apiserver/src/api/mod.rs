@@ -40,6 +40,8 @@ pub const KUBE_GIT_VERSION: &str = "v1.33.0-cuttle";
 
 /// The apiserver's state, shared by every connection.
 pub struct ApiServer {
+    /// Signs and checks service account tokens.
+    pub tokens: crate::tokens::TokenSigner,
     pub store: Arc<dyn Store>,
     pub cache: Arc<WatchCache>,
     /// Cluster IPs and node ports of Services.
@@ -64,13 +66,34 @@ impl ApiServer {
         store: Arc<dyn Store>,
         cache: Arc<WatchCache>,
         allocators: Arc<Allocators>,
+        tokens: crate::tokens::TokenSigner,
     ) -> Arc<ApiServer> {
         Arc::new(ApiServer {
             store,
             cache,
             allocators,
+            tokens,
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+        })
+    }
+
+    /// The service account a bearer token names, if it verifies and the
+    /// account still exists (with the uid the token was issued for).
+    fn token_user(&self, token: &str) -> Option<User> {
+        let claims = self.tokens.verify(token, chrono::Utc::now().timestamp())?;
+        let accounts = crate::resources::find("", "v1", "serviceaccounts")?;
+        let key = accounts.key(Some(&claims.namespace), &claims.service_account);
+        let account = self.cache.get(accounts, &key)?;
+        let uid_marker = format!("\"uid\":\"{}\"", claims.uid);
+        if !claims.uid.is_empty()
+            && memchr::memmem::find(&account.json, uid_marker.as_bytes()).is_none()
+        {
+            return None;
+        }
+        Some(User {
+            name: claims.username(),
+            groups: claims.groups(),
         })
     }
 
@@ -82,6 +105,25 @@ impl ApiServer {
     ) -> Response<Body> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let path = req.uri().path().to_owned();
+        // Without a client certificate, a bearer token may name the user.
+        let bearer = if user.is_none() {
+            req.headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(|t| self.token_user(t.trim()))
+        } else {
+            None
+        };
+        let user = match bearer {
+            Some(Some(u)) => Some(u),
+            // A token that does not verify is refused, even on public paths.
+            Some(None) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                return error_response(&ApiError::Unauthorized);
+            }
+            None => user,
+        };
         let resp = if user.is_none() && !is_public(&path) {
             Err(ApiError::Unauthorized)
         } else {

@@ -125,6 +125,9 @@ pub async fn handle(
         (Verb::Create, Some(Subresource::Binding)) => {
             bind(api, r, decode(&body, &content_type(headers))?).await
         }
+        (Verb::Create, Some(Subresource::Token)) => {
+            token_request(api, r, decode(&body, &content_type(headers))?).await
+        }
         (Verb::Create, Some(Subresource::Eviction)) => {
             evict(api, r, decode(&body, &content_type(headers))?).await
         }
@@ -749,6 +752,82 @@ async fn bind(
         StatusCode::CREATED,
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
     ))
+}
+
+/// `POST serviceaccounts/<name>/token`: a TokenRequest answered with a
+/// signed token for the account (`kubectl create token`), valid for
+/// `spec.expirationSeconds` (one hour by default, ten minutes at least).
+async fn token_request(
+    api: &Arc<ApiServer>,
+    r: &ResourceRequest,
+    mut request: Value,
+) -> Result<Response<Body>, ApiError> {
+    let resource = r.resource;
+    let name = r.name.as_deref().unwrap_or_default();
+    let namespace = r.namespace.clone().unwrap_or_default();
+    let (account, _) =
+        read_object(api, resource, &resource.key(Some(&namespace), name), name).await?;
+    let seconds = match request.pointer("/spec/expirationSeconds") {
+        None | Some(Value::Null) => 3600,
+        Some(v) => {
+            let why = match v.as_i64() {
+                Some(s) if s < 600 => Some("may not specify a duration less than 10 minutes"),
+                Some(s) if s > 1 << 32 => {
+                    Some("may not specify a duration larger than 2^32 seconds")
+                }
+                Some(_) => None,
+                None => Some("must be an integer"),
+            };
+            if let Some(why) = why {
+                let cause = crate::status::Cause::invalid("spec.expirationSeconds", v, why);
+                return Err(ApiError::invalid(resource, name, vec![cause]));
+            }
+            v.as_i64().unwrap_or(3600)
+        }
+    };
+    let audiences: Vec<String> = request
+        .pointer("/spec/audiences")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .filter(|a: &Vec<String>| !a.is_empty())
+        .unwrap_or_else(|| vec![crate::tokens::ISSUER.to_owned()]);
+    let now = chrono::Utc::now();
+    let claims = crate::tokens::TokenClaims {
+        namespace: namespace.clone(),
+        service_account: name.to_owned(),
+        uid: meta_str(&account, "uid").unwrap_or_default().to_owned(),
+        audiences: audiences.clone(),
+        issued_at: now.timestamp(),
+        expires_at: now.timestamp() + seconds,
+    };
+    let token = api.tokens.issue(&claims);
+    let expires = chrono::DateTime::from_timestamp(claims.expires_at, 0).unwrap_or(now);
+    let Some(obj) = request.as_object_mut() else {
+        return Err(ApiError::bad_request(
+            "a TokenRequest must be a JSON object",
+        ));
+    };
+    obj.insert("apiVersion".into(), json!("authentication.k8s.io/v1"));
+    obj.insert("kind".into(), json!("TokenRequest"));
+    obj.insert(
+        "metadata".into(),
+        json!({"name": name, "namespace": namespace, "creationTimestamp": meta::now()}),
+    );
+    let spec = obj.entry("spec").or_insert_with(|| json!({}));
+    if let Some(spec) = spec.as_object_mut() {
+        spec.insert("audiences".into(), json!(audiences));
+        spec.insert("expirationSeconds".into(), json!(seconds));
+        spec.entry("boundObjectRef").or_insert(Value::Null);
+    }
+    obj.insert(
+        "status".into(),
+        json!({"token": token, "expirationTimestamp": expires.format("%Y-%m-%dT%H:%M:%SZ").to_string()}),
+    );
+    Ok(value_response(StatusCode::CREATED, &request))
 }
 
 /// `POST pods/<name>/eviction`: a graceful delete (PodDisruptionBudgets
