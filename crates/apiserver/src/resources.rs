@@ -585,6 +585,13 @@ pub static RESOURCES: &[Resource] = &[
     ),
     review!(
         "authentication.k8s.io",
+        "TokenReview",
+        "tokenreviews",
+        "tokenreview",
+        false
+    ),
+    review!(
+        "authentication.k8s.io",
         "SelfSubjectReview",
         "selfsubjectreviews",
         "selfsubjectreview",

@@ -1638,6 +1638,29 @@ async fn service_account_tokens_authenticate() {
         .await;
     assert_eq!(who, "system:serviceaccount:default:robot");
     c.ok(&[&good, "get", "pods"]).await;
+    // A TokenReview answers for the token, as webhooks and components ask.
+    let review = format!(
+        "apiVersion: authentication.k8s.io/v1\nkind: TokenReview\nspec:\n  token: {token}\n"
+    );
+    let out = c
+        .kubectl_in(
+            &[
+                "create",
+                "--validate=false",
+                "-f",
+                "-",
+                "-o",
+                "jsonpath={.status.authenticated} {.status.user.username}",
+            ],
+            Some(&review),
+        )
+        .await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "true system:serviceaccount:default:robot",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let bad = config("not-a-token");
     let err = c.fails(&[&bad, "get", "pods"]).await;

@@ -80,7 +80,7 @@ impl ApiServer {
 
     /// The service account a bearer token names, if it verifies and the
     /// account still exists (with the uid the token was issued for).
-    fn token_user(&self, token: &str) -> Option<User> {
+    pub(crate) fn token_user(&self, token: &str) -> Option<User> {
         let claims = self.tokens.verify(token, chrono::Utc::now().timestamp())?;
         let accounts = crate::resources::find("", "v1", "serviceaccounts")?;
         let key = accounts.key(Some(&claims.namespace), &claims.service_account);
@@ -171,7 +171,7 @@ impl ApiServer {
             Target::Resource(r) if !r.resource.is_stored() => {
                 let (parts, body) = req.into_parts();
                 let bytes = body::read_limited(body, &parts.headers).await?;
-                reviews::create(&r, &parts.headers, &bytes, user)
+                reviews::create(self, &r, &parts.headers, &bytes, user)
             }
             Target::Resource(mut r) => {
                 r.user = user.cloned();

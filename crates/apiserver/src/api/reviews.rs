@@ -1,7 +1,8 @@
 //! The review resources: questions answered at once and never stored.
 //! `kubectl auth can-i` creates a SelfSubjectAccessReview, `auth can-i
 //! --list` a SelfSubjectRulesReview and `auth whoami` a SelfSubjectReview;
-//! components and webhooks ask (Local)SubjectAccessReviews.
+//! components and webhooks ask (Local)SubjectAccessReviews, and
+//! TokenReviews to authenticate a bearer token.
 //!
 //! cuttle stores RBAC objects but does not evaluate them yet: every
 //! authenticated request is allowed. The reviews answer exactly that, so
@@ -20,6 +21,7 @@ const ALLOWED_REASON: &str =
 
 /// Answers a create of a review resource; any other verb is refused.
 pub fn create(
+    api: &super::ApiServer,
     r: &ResourceRequest,
     headers: &HeaderMap,
     body: &Bytes,
@@ -63,6 +65,20 @@ pub fn create(
             "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
             "incomplete": false,
         }),
+        "TokenReview" => {
+            let token = spec
+                .get("token")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match api.token_user(token) {
+                Some(u) => json!({
+                    "authenticated": true,
+                    "user": {"username": u.name, "groups": u.groups},
+                    "audiences": spec.get("audiences").cloned().unwrap_or_else(|| json!([crate::tokens::ISSUER])),
+                }),
+                None => json!({"authenticated": false, "error": "invalid bearer token"}),
+            }
+        }
         "SelfSubjectReview" => {
             let user = user.ok_or(ApiError::Unauthorized)?;
             json!({"userInfo": {"username": user.name, "groups": user.groups}})
