@@ -454,20 +454,16 @@ fn now() -> String {
 pub fn record_update(
     kind: &str,
     api_version: &str,
-    old: Option<&Value>,
+    old: &Value,
     new: &mut Value,
     manager: &str,
     subresource: &str,
 ) {
-    let mut entries = old.map(read_entries).unwrap_or_default();
-    let new_fields = fields_of(kind, new);
-    let changed: FieldSet = match old {
-        None => new_fields,
-        Some(o) => new_fields
-            .into_iter()
-            .filter(|p| value_at(o, p) != value_at(new, p))
-            .collect(),
-    };
+    let mut entries = read_entries(old);
+    let changed: FieldSet = fields_of(kind, new)
+        .into_iter()
+        .filter(|p| value_at(old, p) != value_at(new, p))
+        .collect();
     // Fields removed by this write are nobody's any more.
     for e in &mut entries {
         e.fields.retain(|p| value_at(new, p).is_some());
@@ -664,14 +660,7 @@ mod tests {
         // bob changes replicas with an ordinary update: he now owns it.
         let mut scaled = created.clone();
         scaled["spec"]["replicas"] = json!(5);
-        record_update(
-            "Deployment",
-            "apps/v1",
-            Some(&created),
-            &mut scaled,
-            "bob",
-            "",
-        );
+        record_update("Deployment", "apps/v1", &created, &mut scaled, "bob", "");
         // alice re-applies replicas=1: a conflict with bob.
         let err = apply(
             "Deployment",

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::Args;
 use cuttle_apiserver::allocators::{Ipv4Cidr, PortRange};
-use cuttle_apiserver::{start, ApiServerConfig, ServiceNetwork};
+use cuttle_apiserver::{start, ApiServerConfig, Running, ServiceNetwork};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -62,11 +62,12 @@ fn parse_etcd_servers(s: &str) -> Result<String, String> {
     Ok(format!("etcd://{}", hosts.join(",")))
 }
 
-/// Runs the apiserver until SIGINT or SIGTERM.
-pub async fn run(args: ApiServerArgs) -> anyhow::Result<()> {
-    let running = start(ApiServerConfig {
+/// Starts the apiserver these flags describe (`cuttle apiserver`, and the
+/// apiserver inside `cuttle server`).
+pub async fn start_from(args: &ApiServerArgs) -> anyhow::Result<Running> {
+    start(ApiServerConfig {
         data_dir: args.data_dir.clone(),
-        etcd_servers: args.etcd_servers,
+        etcd_servers: args.etcd_servers.clone(),
         bind_address: args.bind_address,
         secure_port: args.secure_port,
         service_network: ServiceNetwork {
@@ -80,18 +81,18 @@ pub async fn run(args: ApiServerArgs) -> anyhow::Result<()> {
             "starting the apiserver with data directory {}",
             args.data_dir.display()
         )
-    })?;
+    })
+}
+
+/// Runs the apiserver until SIGINT or SIGTERM.
+pub async fn run(args: ApiServerArgs) -> anyhow::Result<()> {
+    let running = start_from(&args).await?;
     eprintln!(
         "cuttle apiserver serving on {}; admin kubeconfig: {}",
         running.url(),
         running.kubeconfig.display()
     );
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    crate::signals::shutdown().await?;
     tracing::info!("shutting down");
     running.stop().await;
     Ok(())

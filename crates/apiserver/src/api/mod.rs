@@ -85,11 +85,12 @@ impl ApiServer {
         let accounts = crate::resources::find("", "v1", "serviceaccounts")?;
         let key = accounts.key(Some(&claims.namespace), &claims.service_account);
         let account = self.cache.get(accounts, &key)?;
-        let uid_marker = format!("\"uid\":\"{}\"", claims.uid);
-        if !claims.uid.is_empty()
-            && memchr::memmem::find(&account.json, uid_marker.as_bytes()).is_none()
-        {
-            return None;
+        if !claims.uid.is_empty() {
+            // The account's own uid, not any uid its JSON mentions.
+            let account: serde_json::Value = serde_json::from_slice(&account.json).ok()?;
+            if meta::meta_str(&account, "uid") != Some(claims.uid.as_str()) {
+                return None;
+            }
         }
         Some(User {
             name: claims.username(),

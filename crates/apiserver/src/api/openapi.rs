@@ -11,6 +11,7 @@ use crate::resources::{groups, Resource, RESOURCES};
 use crate::status::ApiError;
 use http::{Response, StatusCode};
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 /// The URL path segment of a group-version: `api/v1`, `apis/apps/v1`.
 fn gv_path(group: &str, version: &str) -> String {
@@ -111,33 +112,44 @@ fn document(group: &str, version: &str) -> Option<Value> {
     }))
 }
 
+/// Every group-version's document, serialized once: they never change
+/// while the server runs, and kubectl fetches the index and a document
+/// before each apply. Keyed by the URL path (`apis/apps/v1`), with the
+/// content hash the index advertises.
+fn documents() -> &'static BTreeMap<String, (bytes::Bytes, String)> {
+    static DOCS: std::sync::OnceLock<BTreeMap<String, (bytes::Bytes, String)>> =
+        std::sync::OnceLock::new();
+    DOCS.get_or_init(|| {
+        groups()
+            .into_iter()
+            // The review groups have no stored kinds and no document.
+            .filter_map(|(g, v)| {
+                let text = document(g, v)?.to_string();
+                let h = hash(&text);
+                Some((gv_path(g, v), (bytes::Bytes::from(text), h)))
+            })
+            .collect()
+    })
+}
+
 /// `GET /openapi/v3`.
 pub fn index() -> Response<Body> {
-    let mut paths = Map::new();
-    for (g, v) in groups() {
-        // The review groups have no stored kinds and no document.
-        let Some(doc) = document(g, v).map(|d| d.to_string()) else {
-            continue;
-        };
-        let p = gv_path(g, v);
-        paths.insert(
-            p.clone(),
-            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", hash(&doc))}),
-        );
-    }
+    let paths: Map<String, Value> = documents()
+        .iter()
+        .map(|(p, (_, h))| {
+            let url = format!("/openapi/v3/{p}?hash={h}");
+            (p.clone(), json!({ "serverRelativeURL": url }))
+        })
+        .collect();
     value_response(StatusCode::OK, &json!({"paths": paths}))
 }
 
 /// `GET /openapi/v3/<api/v1 | apis/group/version>`.
 pub fn group_version(rest: &str) -> Result<Response<Body>, ApiError> {
-    let segs: Vec<&str> = rest.trim_matches('/').split('/').collect();
-    let (g, v) = match segs.as_slice() {
-        ["api", v] => ("", *v),
-        ["apis", g, v] => (*g, *v),
-        _ => return Err(ApiError::NoSuchResource),
-    };
-    let doc = document(g, v).ok_or(ApiError::NoSuchResource)?;
-    Ok(value_response(StatusCode::OK, &doc))
+    let (doc, _) = documents()
+        .get(rest.trim_matches('/'))
+        .ok_or(ApiError::NoSuchResource)?;
+    Ok(super::body::json_response(StatusCode::OK, doc.clone()))
 }
 
 /// `GET /openapi/v2` as JSON (Swagger 2.0), for clients that read it.

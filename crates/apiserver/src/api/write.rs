@@ -439,7 +439,7 @@ fn next_state(
         crate::apply::record_update(
             resource.kind,
             &resource.api_version(),
-            Some(old),
+            old,
             &mut next,
             m,
             sub_name,

@@ -7,6 +7,7 @@ use cuttle_scheduler::bench::{AlgorithmBenchOptions, Packing};
 use serde::{Deserialize, Serialize};
 
 use super::E2eOptions;
+use crate::stats::Latencies;
 
 /// The report of `cuttle bench scheduler --mode e2e`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,14 +116,6 @@ pub(super) struct Inputs<'a> {
     pub packing: Packing,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 pub(super) fn build(i: Inputs<'_>) -> E2eReport {
     let first = i.bound.values().min().copied();
     let last = i.bound.values().max().copied();
@@ -130,16 +123,17 @@ pub(super) fn build(i: Inputs<'_>) -> E2eReport {
         (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
         _ => 0.0,
     };
-    let mut latencies: Vec<f64> = i
-        .bound
-        .iter()
-        .filter_map(|(name, at)| {
-            i.created
-                .get(name)
-                .map(|c| at.saturating_duration_since(*c).as_secs_f64() * 1e3)
-        })
-        .collect();
-    latencies.sort_by(f64::total_cmp);
+    let latencies = Latencies::from_samples(
+        i.bound
+            .iter()
+            .filter_map(|(name, at)| {
+                i.created
+                    .get(name)
+                    .map(|c| at.saturating_duration_since(*c))
+            })
+            .collect(),
+    )
+    .unwrap_or_default();
     let bound = i.bound.len();
     let target = match &i.opts.kubeconfig {
         Some(p) => format!(
@@ -166,9 +160,9 @@ pub(super) fn build(i: Inputs<'_>) -> E2eReport {
         } else {
             0.0
         },
-        latency_p50_ms: percentile(&latencies, 0.50),
-        latency_p99_ms: percentile(&latencies, 0.99),
-        latency_max_ms: percentile(&latencies, 1.0),
+        latency_p50_ms: latencies.p50_ms,
+        latency_p99_ms: latencies.p99_ms,
+        latency_max_ms: latencies.max_ms,
         packing: i.packing,
     }
 }

@@ -159,12 +159,8 @@ pub(super) fn hpa_row(v: &Value) -> Vec<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{print, priorities};
+    use super::super::tests::{meta, print, priorities};
     use serde_json::json;
-
-    fn meta() -> serde_json::Value {
-        json!({"name": "web", "namespace": "default", "creationTimestamp": "2020-01-01T00:00:00Z"})
-    }
 
     #[test]
     fn replication_controller_row() {

@@ -336,6 +336,11 @@ mod tests {
         (names, cells)
     }
 
+    /// Metadata of a namespaced object `web`, created in 2020.
+    pub(super) fn meta() -> Value {
+        json!({"name": "web", "namespace": "default", "creationTimestamp": "2020-01-01T00:00:00Z"})
+    }
+
     /// The priorities of the columns of `group`/`kind`.
     pub(super) fn priorities(group: &str, kind: &str) -> Vec<i32> {
         printer(group, kind).columns.iter().map(|c| c.2).collect()

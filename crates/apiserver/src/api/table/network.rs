@@ -27,16 +27,7 @@ fn external_ip(v: &Value) -> String {
     match s(v, "/spec/type") {
         "ClusterIP" | "NodePort" => none_if_empty(external.join(",")),
         "LoadBalancer" => {
-            let mut ingress: Vec<&str> = list(v, "/status/loadBalancer/ingress")
-                .iter()
-                .map(|i| match s(i, "/ip") {
-                    "" => s(i, "/hostname"),
-                    ip => ip,
-                })
-                .filter(|a| !a.is_empty())
-                .collect();
-            ingress.sort_unstable();
-            ingress.dedup();
+            let mut ingress = load_balancer_addresses(v);
             ingress.extend(external);
             if ingress.is_empty() {
                 "<pending>".to_owned()
@@ -47,6 +38,23 @@ fn external_ip(v: &Value) -> String {
         "ExternalName" => s(v, "/spec/externalName").to_owned(),
         _ => "<unknown>".to_owned(),
     }
+}
+
+/// The load balancer's IPs or hostnames in `status.loadBalancer.ingress`
+/// (Services and Ingresses), sorted and deduplicated; the server prints
+/// wide, so they are never clipped.
+fn load_balancer_addresses(v: &Value) -> Vec<&str> {
+    let mut addresses: Vec<&str> = list(v, "/status/loadBalancer/ingress")
+        .iter()
+        .map(|i| match s(i, "/ip") {
+            "" => s(i, "/hostname"),
+            ip => ip,
+        })
+        .filter(|a| !a.is_empty())
+        .collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    addresses
 }
 
 /// `makePortString`: `port/proto` or `port:nodePort/proto`, comma-joined.
@@ -200,18 +208,7 @@ pub(super) fn ingress_row(v: &Value) -> Vec<Value> {
         .pointer("/spec/ingressClassName")
         .and_then(Value::as_str)
         .unwrap_or("<none>");
-    // The load balancer's IPs or hostnames, sorted and deduplicated (the
-    // server prints wide, so never clipped).
-    let mut addresses: Vec<&str> = list(v, "/status/loadBalancer/ingress")
-        .iter()
-        .map(|i| match s(i, "/ip") {
-            "" => s(i, "/hostname"),
-            ip => ip,
-        })
-        .filter(|a| !a.is_empty())
-        .collect();
-    addresses.sort_unstable();
-    addresses.dedup();
+    let addresses = load_balancer_addresses(v);
     let ports = if list(v, "/spec/tls").is_empty() {
         "80"
     } else {
@@ -266,12 +263,8 @@ pub(super) fn network_policy_row(v: &Value) -> Vec<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{print, priorities};
+    use super::super::tests::{meta, print, priorities};
     use serde_json::json;
-
-    fn meta() -> serde_json::Value {
-        json!({"name": "web", "namespace": "default", "creationTimestamp": "2020-01-01T00:00:00Z"})
-    }
 
     #[test]
     fn service_rows() {
