@@ -43,10 +43,7 @@ impl Conn {
             .await
             .map_err(kubeconfig_err)?;
         config.default_retry = false;
-        let client = Client::try_from(config.clone()).map_err(|source| ApiBenchError::Client {
-            target: target.clone(),
-            source,
-        })?;
+        let client = client_of(&config, &target, false)?;
         Ok(Conn {
             target,
             url: config.cluster_url.to_string(),
@@ -55,45 +52,13 @@ impl Conn {
         })
     }
 
-    /// A client of its own connection that offers HTTP/2 (ALPN `h2`,
+    /// A client of its own connections that offers HTTP/2 (ALPN `h2`,
     /// falling back to HTTP/1.1), so that many requests share one
     /// connection as client-go's do. kube-rs' default stack offers only
     /// HTTP/1.1.
     pub fn http2_client(&self) -> Result<Client, ApiBenchError> {
-        let client_err = |source| ApiBenchError::Client {
-            target: self.target.clone(),
-            source,
-        };
-        let mut tls = self.config.rustls_client_config().map_err(client_err)?;
-        tls.alpn_protocols.clear();
-        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        let mut https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http();
-        // As kube-rs does: the kubeconfig may name the server's
-        // certificate differently from its address.
-        if let Some(name) = &self.config.tls_server_name {
-            let name = rustls::pki_types::ServerName::try_from(name.clone()).map_err(|e| {
-                self.unexpected("connecting", format!("tls-server-name {name:?}: {e}"))
-            })?;
-            https =
-                https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
-        }
-        let https = https.enable_http1().enable_http2().wrap_connector(http);
-        let hyper: hyper_util::client::legacy::Client<_, Body> =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build(https);
-        let service = tower::ServiceBuilder::new()
-            .layer(self.config.base_uri_layer())
-            .option_layer(self.config.auth_layer().map_err(client_err)?)
-            .layer(self.config.extra_headers_layer().map_err(client_err)?)
-            .map_err(tower::BoxError::from)
-            .service(hyper);
-        Ok(Client::new(service, self.config.default_namespace.clone()))
+        client_of(&self.config, &self.target, true)
     }
-
     /// The server's version (`gitVersion`), for the report.
     pub async fn version(&self) -> Result<String, ApiBenchError> {
         let info = self
@@ -288,6 +253,54 @@ fn status_message(code: StatusCode, body: &[u8]) -> String {
             }
         }
     }
+}
+
+/// A kube-rs client over a connector of our own: kube-rs' default one
+/// leaves Nagle's algorithm on, which client-go (Go's net package) never
+/// does, and which holds a request's last segment back until the server
+/// acknowledges the previous one. Without kube-rs' retries, which would
+/// hide errors in the latencies; with HTTP/2 offered when `http2`.
+fn client_of(config: &Config, target: &str, http2: bool) -> Result<Client, ApiBenchError> {
+    let client_err = |source| ApiBenchError::Client {
+        target: target.to_owned(),
+        source,
+    };
+    let mut tls = config.rustls_client_config().map_err(client_err)?;
+    // The connector offers the protocols it is enabled for.
+    tls.alpn_protocols.clear();
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let mut https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http();
+    // As kube-rs does: the kubeconfig may name the server's
+    // certificate differently from its address.
+    if let Some(name) = &config.tls_server_name {
+        let name = rustls::pki_types::ServerName::try_from(name.clone()).map_err(|e| {
+            ApiBenchError::Unexpected {
+                target: target.to_owned(),
+                phase: "connecting",
+                detail: format!("tls-server-name {name:?}: {e}"),
+            }
+        })?;
+        https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
+    }
+    let https = if http2 {
+        https.enable_http1().enable_http2().wrap_connector(http)
+    } else {
+        https.enable_http1().wrap_connector(http)
+    };
+    let hyper: hyper_util::client::legacy::Client<_, Body> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(https);
+    let service = tower::ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(config.auth_layer().map_err(client_err)?)
+        .layer(config.extra_headers_layer().map_err(client_err)?)
+        .map_err(tower::BoxError::from)
+        .service(hyper);
+    Ok(Client::new(service, config.default_namespace.clone()))
 }
 
 #[cfg(test)]

@@ -43,6 +43,22 @@ pub(super) async fn creates(
 ) -> Result<CreatesReport, ApiBenchError> {
     const PHASE: &str = "creates";
     let path = Arc::new(pods_path(namespace));
+    // One untimed create per client first, so that every client has its
+    // connection (TCP and TLS handshakes) before the clock starts, as a
+    // long-running client of a real cluster has.
+    drive(clients, Duration::ZERO, |i, _| {
+        let conn = conn.clone();
+        let path = path.clone();
+        async move {
+            conn.post(
+                PHASE,
+                &path,
+                pod_body(&format!("c{clients}-{i}-warm"), None),
+            )
+            .await
+        }
+    })
+    .await?;
     let (samples, elapsed) = drive(clients, duration, |i, deadline| {
         let conn = conn.clone();
         let path = path.clone();
