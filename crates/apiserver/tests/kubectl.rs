@@ -346,6 +346,15 @@ async fn bad_input_gets_clear_errors() {
         err.contains("spec.containers[0].image: Required value"),
         "{err}"
     );
+    // A bad name is reported together with the rest, as Kubernetes does.
+    let both = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Both_Bad\nspec:\n  containers: []\n";
+    let out = c.kubectl_in(&["create", "-f", "-"], Some(both)).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("* metadata.name: Invalid value: \"Both_Bad\"")
+            && err.contains("* spec.containers: Required value"),
+        "{err}"
+    );
     let err = c.fails(&["get", "pods", "-l", "a in b"]).await;
     assert!(
         err.contains("unable to parse requirement")

@@ -160,11 +160,14 @@ pub fn check_type(
 
 /// Fills the metadata of a new object: name (from generateName), namespace,
 /// uid, creationTimestamp, generation; clears what clients may not set.
+/// Returns the name and what is wrong with it: Kubernetes reports a bad
+/// name together with the rest of the object's invalid fields, so the
+/// caller adds these causes to its validation's.
 pub fn prepare_create(
     resource: &Resource,
     obj: &mut Value,
     namespace: Option<&str>,
-) -> Result<String, ApiError> {
+) -> Result<(String, Vec<Cause>), ApiError> {
     let tracks = tracks_generation(resource);
     let m = meta_mut(obj);
     let mut causes = Vec::new();
@@ -219,9 +222,6 @@ pub fn prepare_create(
             "resourceVersion should not be set on objects to be created",
         ));
     }
-    if !causes.is_empty() {
-        return Err(ApiError::invalid(resource, &name, causes));
-    }
     m.insert("name".into(), json!(name));
     m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
     m.insert("creationTimestamp".into(), json!(now()));
@@ -234,7 +234,27 @@ pub fn prepare_create(
     } else {
         m.remove("generation");
     }
-    Ok(name)
+    Ok((name, causes))
+}
+
+/// The outcome of validating a new object whose metadata had `meta_causes`
+/// wrong: one 422 listing the metadata's causes first, then the rest.
+pub fn with_meta_causes(
+    resource: &Resource,
+    name: &str,
+    meta_causes: Vec<Cause>,
+    validated: Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    if meta_causes.is_empty() {
+        return validated;
+    }
+    let mut causes = meta_causes;
+    match validated {
+        Ok(()) => {}
+        Err(ApiError::Invalid { causes: more, .. }) => causes.extend(more),
+        Err(other) => return Err(other),
+    }
+    Err(ApiError::invalid(resource, name, causes))
 }
 
 /// Carries over what an update may not change (uid, creation time,
@@ -316,18 +336,16 @@ mod tests {
     fn create_fills_metadata() {
         let deps = find("apps", "v1", "deployments").unwrap();
         let mut obj = json!({"metadata": {"generateName": "web-"}, "spec": {}});
-        let name = prepare_create(deps, &mut obj, Some("default")).unwrap();
+        let (name, causes) = prepare_create(deps, &mut obj, Some("default")).unwrap();
         assert!(name.starts_with("web-") && name.len() == 9, "{name}");
+        assert!(causes.is_empty());
         assert_eq!(obj["metadata"]["namespace"], "default");
         assert_eq!(obj["metadata"]["generation"], 1);
         assert!(obj["metadata"]["uid"].is_string());
         let mut bad = json!({"metadata": {"name": "Bad_Name"}});
-        assert_eq!(
-            prepare_create(deps, &mut bad, Some("default"))
-                .unwrap_err()
-                .code(),
-            422
-        );
+        let (_, causes) = prepare_create(deps, &mut bad, Some("default")).unwrap();
+        assert_eq!(causes.len(), 1);
+        assert_eq!(causes[0].field, "metadata.name");
         let mut other_ns = json!({"metadata": {"name": "x", "namespace": "other"}});
         assert_eq!(
             prepare_create(deps, &mut other_ns, Some("default"))

@@ -162,7 +162,7 @@ async fn create(
     let resource = r.resource;
     meta::check_type(resource, &mut obj, resource.kind)?;
     let warnings = field_validation(resource, query, &mut obj)?;
-    let name = meta::prepare_create(resource, &mut obj, r.namespace.as_deref())?;
+    let (name, name_causes) = meta::prepare_create(resource, &mut obj, r.namespace.as_deref())?;
     kinds::apply_defaults(resource, &mut obj);
     if resource.kind == "CertificateSigningRequest" {
         set_requestor(&mut obj, r.user.as_ref());
@@ -172,7 +172,12 @@ async fn create(
         super::priority::admit(api, &mut obj, &name).await?;
     }
     kinds::initial_status(resource, &mut obj);
-    kinds::validate(resource, &obj, &name)?;
+    meta::with_meta_causes(
+        resource,
+        &name,
+        name_causes,
+        kinds::validate(resource, &obj, &name),
+    )?;
     if let Some(ns) = &r.namespace {
         namespaces::check_writable(api, resource, ns, &name).await?;
     }
