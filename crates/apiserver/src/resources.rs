@@ -37,6 +37,14 @@ pub enum Subresource {
     /// `token` of service accounts: `authentication.k8s.io/v1`
     /// TokenRequest, create only.
     Token,
+    /// `log` of pods: the container's output, read from its node.
+    Log,
+    /// `exec` of pods: a command in a container, streamed from its node.
+    Exec,
+    /// `attach` of pods: a container's standard streams, from its node.
+    Attach,
+    /// `portforward` of pods: connections to the pod's ports, via its node.
+    PortForward,
 }
 
 impl Subresource {
@@ -48,7 +56,20 @@ impl Subresource {
             Subresource::Eviction => "eviction",
             Subresource::Approval => "approval",
             Subresource::Token => "token",
+            Subresource::Log => "log",
+            Subresource::Exec => "exec",
+            Subresource::Attach => "attach",
+            Subresource::PortForward => "portforward",
         }
+    }
+
+    /// Whether the subresource is a connection to the pod's node (the
+    /// kubelet answers it) rather than something the apiserver stores.
+    pub fn connects(self) -> bool {
+        matches!(
+            self,
+            Subresource::Log | Subresource::Exec | Subresource::Attach | Subresource::PortForward
+        )
     }
 
     /// `(group, version, kind)` of the subresource's body.
@@ -61,6 +82,10 @@ impl Subresource {
             Subresource::Binding => ("", "v1", "Binding"),
             Subresource::Eviction => ("policy", "v1", "Eviction"),
             Subresource::Token => ("authentication.k8s.io", "v1", "TokenRequest"),
+            Subresource::Log => ("", "v1", "Pod"),
+            Subresource::Exec => ("", "v1", "PodExecOptions"),
+            Subresource::Attach => ("", "v1", "PodAttachOptions"),
+            Subresource::PortForward => ("", "v1", "PodPortForwardOptions"),
         }
     }
 
@@ -70,6 +95,10 @@ impl Subresource {
                 &["get", "patch", "update"]
             }
             Subresource::Binding | Subresource::Eviction | Subresource::Token => &["create"],
+            Subresource::Log => &["get"],
+            Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
+                &["create", "get"]
+            }
         }
     }
 
@@ -81,6 +110,10 @@ impl Subresource {
             "eviction" => Subresource::Eviction,
             "approval" => Subresource::Approval,
             "token" => Subresource::Token,
+            "log" => Subresource::Log,
+            "exec" => Subresource::Exec,
+            "attach" => Subresource::Attach,
+            "portforward" => Subresource::PortForward,
             _ => return None,
         })
     }
@@ -172,7 +205,7 @@ pub static RESOURCES: &[Resource] = &[
         true,
         ["po"],
         ["all"],
-        [Status, Binding, Eviction]
+        [Status, Binding, Eviction, Log, Exec, Attach, PortForward]
     ),
     res!(
         "",

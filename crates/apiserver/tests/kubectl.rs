@@ -1700,3 +1700,47 @@ async fn service_account_tokens_authenticate() {
     }
     assert!(refused, "the token of a deleted account still works");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_exec_and_attach_are_checked_as_kubernetes_does() {
+    let c = Cluster::start().await;
+    c.apply_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata:\n  name: waiting\nspec:\n  containers:\n  - {name: app, image: busybox}\n  - {name: side, image: busybox}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata:\n  name: placed\nspec:\n  nodeName: n1\n  containers:\n  - {name: app, image: busybox}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata:\n  name: lost\nspec:\n  nodeName: ghost\n  containers:\n  - {name: app, image: busybox}\n",
+    )
+    .await;
+    // No node runs the pod yet: its logs are empty, its streams refused.
+    assert_eq!(c.ok(&["logs", "waiting", "-c", "side"]).await, "");
+    let err = c.fails(&["exec", "waiting", "-c", "app", "--", "ls"]).await;
+    assert!(
+        err.contains("Error from server (BadRequest): pod waiting does not have a host assigned"),
+        "{err}"
+    );
+    let raw = "/api/v1/namespaces/default/pods/waiting/log";
+    let err = c.fails(&["get", "--raw", raw]).await;
+    assert!(
+        err.contains(
+            "a container name must be specified for pod waiting, choose one of: [app side]"
+        ),
+        "{err}"
+    );
+    let err = c
+        .fails(&["get", "--raw", &format!("{raw}?container=app&tailLines=-2")])
+        .await;
+    assert!(
+        err.contains("PodLogOptions \"waiting\" is invalid: tailLines: Invalid value: -2"),
+        "{err}"
+    );
+    // A pod on a node that does not exist, and on one whose kubelet
+    // cuttle cannot reach yet.
+    let err = c.fails(&["logs", "lost"]).await;
+    assert!(err.contains("nodes \"ghost\" not found"), "{err}");
+    let err = c.fails(&["logs", "placed"]).await;
+    assert!(
+        err.contains("ServiceUnavailable") && err.contains("kubelet of node \"n1\""),
+        "{err}"
+    );
+}

@@ -3,6 +3,7 @@
 //! to the store with a compare on the object's resourceVersion.
 
 pub mod body;
+mod connect;
 mod discovery;
 mod events;
 pub mod meta;
@@ -198,6 +199,9 @@ impl ApiServer {
         query: &Query,
         new_events: bool,
     ) -> Result<Response<Body>, ApiError> {
+        if r.subresource.is_some_and(|s| s.connects()) {
+            return connect::serve(self, r, query, req.method()).await;
+        }
         if req.method() == Method::GET || req.method() == Method::HEAD {
             match r.verb {
                 Verb::Get => read::get(self, r, query, req.headers()).await,
