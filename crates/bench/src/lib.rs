@@ -9,6 +9,7 @@
 //! apiserver with hollow nodes; [`stats`] holds the small statistics they share.
 
 pub mod api;
+mod cluster;
 mod drive;
 pub mod scheduler;
 pub mod stats;

@@ -8,16 +8,11 @@ use super::error::ApiBenchError;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::client::{Body, ConfigExt};
 use kube::{Client, Config};
 use std::path::Path;
-use std::time::Duration;
-
-/// How long a new namespace of a real cluster may take to get its
-/// `default` service account (pods cannot be created before).
-const SERVICE_ACCOUNT_WAIT: Duration = Duration::from_secs(15);
 
 /// A connection to the apiserver under test.
 pub(super) struct Conn {
@@ -87,25 +82,7 @@ impl Conn {
         if !wait_for_service_account {
             return Ok(());
         }
-        // A cluster that makes service accounts has one in `default`; one
-        // that has none there will not make one here either.
-        let in_default: Api<ServiceAccount> = Api::namespaced(self.client.clone(), "default");
-        if !matches!(in_default.get_opt("default").await, Ok(Some(_))) {
-            return Ok(());
-        }
-        let accounts: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
-        let deadline = tokio::time::Instant::now() + SERVICE_ACCOUNT_WAIT;
-        while tokio::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = accounts.get_opt("default").await {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        tracing::warn!(
-            target = %self.target,
-            namespace,
-            "no default service account appeared; creating pods anyway"
-        );
+        crate::cluster::wait_for_default_service_account(&self.client, namespace).await;
         Ok(())
     }
 

@@ -159,6 +159,7 @@ async fn measure(opts: &E2eOptions, client: &Client) -> Result<E2eReport, E2eErr
         .create(&PostParams::default(), &ns)
         .await
         .map_err(api_err("creating the namespace"))?;
+    crate::cluster::wait_for_default_service_account(client, &namespace).await;
 
     let nodes = workloads::nodes(o.nodes);
     let prefill: Vec<Pod> = workloads::prefill(o.workload, &nodes)
