@@ -44,6 +44,7 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
+    disable_huge_pages();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -64,6 +65,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scheduler(args) => scheduler::run(args).await,
         Command::Server(args) => server::run(args).await,
         Command::Bench(command) => bench::run(command).await,
+    }
+}
+
+/// Turns transparent huge pages off for the process. With THP on, the
+/// allocator's freed-then-reused memory comes back as 2 MiB pages the
+/// kernel must zero on each fault: under create load that was 7% of the
+/// CPU, and create p99 at 64 clients was 12% higher and resident memory 5%
+/// larger than without (`cuttle bench api`, alternating runs). Databases
+/// advise the same for their servers.
+fn disable_huge_pages() {
+    if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
+        tracing::debug!(error = %e, "cannot turn transparent huge pages off");
     }
 }
 
