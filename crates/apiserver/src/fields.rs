@@ -19,8 +19,13 @@ pub fn selectable(resource: &Resource) -> &'static [&'static str] {
             "spec.hostNetwork",
             "status.phase",
             "status.podIP",
-            "status.podIPs",
             "status.nominatedNodeName",
+        ],
+        ("", "services") => &[
+            "metadata.name",
+            "metadata.namespace",
+            "spec.clusterIP",
+            "spec.type",
         ],
         ("", "events") => &[
             "metadata.name",
@@ -50,6 +55,16 @@ pub fn selectable(resource: &Resource) -> &'static [&'static str] {
         _ if resource.namespaced => META,
         _ => &["metadata.name"],
     }
+}
+
+/// What [`values`] reads of an object: its selectable fields and the
+/// fields some of them are computed from.
+pub fn read_paths(resource: &Resource) -> impl Iterator<Item = &'static str> {
+    let derived: &[&str] = match (resource.group, resource.plural) {
+        ("", "pods") => &["status.podIPs"],
+        _ => &[],
+    };
+    selectable(resource).iter().chain(derived).copied()
 }
 
 fn text(v: &Value, path: &str) -> String {
@@ -84,8 +99,10 @@ pub fn values(resource: &Resource, obj: &Value) -> FieldValues {
                         t
                     }
                 }
-                "status.podIPs" => obj
+                // Kubernetes reads the first of podIPs (which mirrors podIP).
+                "status.podIP" => obj
                     .pointer("/status/podIPs/0/ip")
+                    .or_else(|| obj.pointer("/status/podIP"))
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_owned(),
@@ -157,5 +174,18 @@ mod tests {
         assert!(v.contains(&("status.phase", "Running".into())));
         assert!(v.contains(&("spec.hostNetwork", "false".into())));
         assert!(v.contains(&("status.nominatedNodeName", "".into())));
+        assert!(!selectable(pods).contains(&"status.podIPs"));
+        let dual = json!({"status": {"podIP": "10.0.0.1", "podIPs": [{"ip": "10.0.0.1"}, {"ip": "fd00::1"}]}});
+        assert!(values(pods, &dual).contains(&("status.podIP", "10.0.0.1".into())));
+        assert!(read_paths(pods).any(|p| p == "status.podIPs"));
+    }
+
+    #[test]
+    fn service_fields() {
+        let svc = find("", "v1", "services").unwrap();
+        let s = json!({"metadata": {"name": "a"}, "spec": {"clusterIP": "10.96.0.9", "type": "NodePort"}});
+        let v = values(svc, &s);
+        assert!(v.contains(&("spec.clusterIP", "10.96.0.9".into())));
+        assert!(v.contains(&("spec.type", "NodePort".into())));
     }
 }
