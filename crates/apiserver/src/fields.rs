@@ -19,6 +19,9 @@ pub fn selectable(resource: &Resource) -> &'static [&'static str] {
             "spec.hostNetwork",
             "status.phase",
             "status.podIP",
+            // Accepted in a selector (Kubernetes' field label conversion
+            // lists it) but never part of a pod's field set: it reads "".
+            "status.podIPs",
             "status.nominatedNodeName",
         ],
         ("", "services") => &[
@@ -45,8 +48,6 @@ pub fn selectable(resource: &Resource) -> &'static [&'static str] {
         ("", "nodes") => &["metadata.name", "spec.unschedulable"],
         ("", "namespaces") => &["metadata.name", "status.phase"],
         ("", "secrets") => &["metadata.name", "metadata.namespace", "type"],
-        ("", "persistentvolumeclaims") => &["metadata.name", "metadata.namespace", "status.phase"],
-        ("", "persistentvolumes") => &["metadata.name", "status.phase"],
         ("", "replicationcontrollers") | ("apps", "replicasets") => {
             &["metadata.name", "metadata.namespace", "status.replicas"]
         }
@@ -106,6 +107,7 @@ pub fn values(resource: &Resource, obj: &Value) -> FieldValues {
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_owned(),
+                "status.podIPs" => String::new(),
                 "source" => text(obj, "source.component"),
                 _ => text(obj, f),
             };
@@ -174,9 +176,9 @@ mod tests {
         assert!(v.contains(&("status.phase", "Running".into())));
         assert!(v.contains(&("spec.hostNetwork", "false".into())));
         assert!(v.contains(&("status.nominatedNodeName", "".into())));
-        assert!(!selectable(pods).contains(&"status.podIPs"));
         let dual = json!({"status": {"podIP": "10.0.0.1", "podIPs": [{"ip": "10.0.0.1"}, {"ip": "fd00::1"}]}});
         assert!(values(pods, &dual).contains(&("status.podIP", "10.0.0.1".into())));
+        assert!(values(pods, &dual).contains(&("status.podIPs", "".into())));
         assert!(read_paths(pods).any(|p| p == "status.podIPs"));
     }
 

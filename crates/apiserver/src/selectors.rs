@@ -216,7 +216,11 @@ impl FieldSelector {
                     "invalid selector: '{s}'; can't understand '{part}'"
                 )));
             };
-            let field = field.trim();
+            let mut field = field.trim();
+            // Kubernetes still takes old clients' name for a pod's node.
+            if field == "spec.host" && known.contains(&"spec.nodeName") {
+                field = "spec.nodeName";
+            }
             if !known.contains(&field) {
                 return Err(ApiError::bad_request(format!(
                     "field label not supported: {field}"
@@ -323,5 +327,8 @@ mod tests {
                 .code(),
             400
         );
+        let old = FieldSelector::parse("spec.host=n1", &known).unwrap();
+        assert_eq!(old.required("spec.nodeName"), Some("n1"));
+        assert!(FieldSelector::parse("spec.host=n1", &["metadata.name"]).is_err());
     }
 }
