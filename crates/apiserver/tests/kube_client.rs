@@ -289,3 +289,52 @@ async fn events_are_one_storage_in_two_api_versions() {
         Some("patched")
     );
 }
+
+/// client-go's metadata informers (the garbage collector's, the namespace
+/// controller's) and kube-rs' metadata API ask for PartialObjectMetadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_only_reads_lists_and_watches() {
+    let c = Cluster::start().await;
+    let client = client(&c).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    cms.create(&PostParams::default(), &cm("meta-a", &[("app", "x")]))
+        .await
+        .unwrap();
+    let one = cms.get_metadata("meta-a").await.unwrap();
+    assert_eq!(one.metadata.name.as_deref(), Some("meta-a"));
+    assert_eq!(
+        one.types.as_ref().map(|t| t.kind.as_str()),
+        Some("PartialObjectMetadata")
+    );
+    let list = cms.list_metadata(&ListParams::default()).await.unwrap();
+    assert!(list
+        .items
+        .iter()
+        .any(|m| m.metadata.name.as_deref() == Some("meta-a")));
+    assert!(list.metadata.resource_version.is_some());
+
+    // A metadata watcher lists, then sees a new object.
+    let metas: Api<kube::core::PartialObjectMeta<ConfigMap>> =
+        Api::namespaced(cms.clone().into_client(), "default");
+    let seen = watcher(metas, watcher::Config::default())
+        .applied_objects()
+        .try_filter(|m| futures::future::ready(m.metadata.name.as_deref() == Some("meta-b")));
+    let create = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        cms.create(&PostParams::default(), &cm("meta-b", &[]))
+            .await
+            .unwrap();
+    };
+    let (first, ()) = tokio::join!(
+        tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            futures::pin_mut!(seen);
+            seen.try_next().await
+        }),
+        create
+    );
+    let m = first
+        .expect("the watcher saw meta-b in time")
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.metadata.name.as_deref(), Some("meta-b"));
+}

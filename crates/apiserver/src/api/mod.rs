@@ -9,6 +9,7 @@ mod events;
 pub mod meta;
 mod namespaces;
 mod openapi;
+mod partial;
 mod priority;
 mod read;
 mod reviews;
@@ -257,12 +258,13 @@ impl ApiServer {
 /// events.k8s.io/v1.
 async fn convert_events_response(resp: Response<Body>, watch: bool) -> Response<Body> {
     use http_body_util::BodyExt;
-    let is_table = resp
+    // Tables and metadata-only objects read the same in both versions.
+    let rendered = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("as=Table"));
-    if is_table {
+        .is_some_and(|v| v.contains("as=Table") || v.contains("as=PartialObjectMetadata"));
+    if rendered {
         return resp;
     }
     let (parts, body) = resp.into_parts();

@@ -4,8 +4,8 @@
 //! caught up with the store, or page by page from the store when the
 //! client asks for `limit` (so `continue` tokens hold a consistent view).
 
-use super::body::{json_response, wants_table, Body};
-use super::{table, ApiServer};
+use super::body::{json_response, json_typed, wants_table, Body};
+use super::{partial, table, ApiServer};
 use crate::fields;
 use crate::request::{Query, ResourceRequest};
 use crate::resources::{Resource, Subresource};
@@ -105,6 +105,16 @@ pub async fn get(
         Some(Subresource::Scale) => super::write::scale_of(&obj),
         _ => obj,
     };
+    if let Some(version) = partial::wanted(headers).filter(|_| r.subresource.is_none()) {
+        let meta = obj.get("metadata").cloned().unwrap_or(Value::Null);
+        let body =
+            serde_json::to_vec(&partial::object(version, meta)).map_err(ApiError::internal)?;
+        return Ok(json_typed(
+            StatusCode::OK,
+            Bytes::from(body),
+            &partial::content_type(version, false),
+        ));
+    }
     if wants_table(headers) && r.subresource.is_none() {
         let rv = obj["metadata"]["resourceVersion"]
             .as_str()
@@ -164,6 +174,25 @@ pub async fn list(
         let (items, list_rv) = list_from_cache(api, r, &selectors, rv).await?;
         (items, list_rv, None)
     };
+    if let Some(version) = partial::wanted(headers) {
+        let partials: Vec<Bytes> = items
+            .iter()
+            .map(|b| partial::from_json(version, b))
+            .collect();
+        let api_version = format!("meta.k8s.io/{version}");
+        let body = list_body(
+            "PartialObjectMetadataList",
+            &api_version,
+            &partials,
+            list_rv,
+            next.as_ref(),
+        );
+        return Ok(json_typed(
+            StatusCode::OK,
+            body,
+            &partial::content_type(version, true),
+        ));
+    }
     if wants_table(headers) {
         let values: Vec<Value> = items
             .iter()
@@ -182,13 +211,20 @@ pub async fn list(
     }
     Ok(json_response(
         StatusCode::OK,
-        list_body(r.resource, &items, list_rv, next.as_ref()),
+        list_body(
+            &r.resource.list_kind(),
+            &r.resource.api_version(),
+            &items,
+            list_rv,
+            next.as_ref(),
+        ),
     ))
 }
 
 /// A list's JSON, built by concatenating the items' bytes.
 fn list_body(
-    resource: &Resource,
+    kind: &str,
+    api_version: &str,
     items: &[Bytes],
     rv: Revision,
     next: Option<&(String, Option<i64>)>,
@@ -196,9 +232,9 @@ fn list_body(
     let size: usize = items.iter().map(|i| i.len() + 1).sum::<usize>() + 256;
     let mut out = BytesMut::with_capacity(size);
     out.put_slice(b"{\"kind\":\"");
-    out.put_slice(resource.list_kind().as_bytes());
+    out.put_slice(kind.as_bytes());
     out.put_slice(b"\",\"apiVersion\":\"");
-    out.put_slice(resource.api_version().as_bytes());
+    out.put_slice(api_version.as_bytes());
     out.put_slice(b"\",\"metadata\":{\"resourceVersion\":\"");
     out.put_slice(rv.to_string().as_bytes());
     out.put_slice(b"\"");

@@ -6,7 +6,7 @@
 
 use super::body::{wants_table, Body};
 use super::read::{wait_fresh, Selectors};
-use super::{table, ApiServer};
+use super::{partial, table, ApiServer};
 use crate::request::{Query, ResourceRequest};
 use crate::resources::Resource;
 use crate::status::ApiError;
@@ -30,6 +30,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 struct Encoder {
     resource: &'static Resource,
     table: bool,
+    /// The meta.k8s.io version, when objects go out as
+    /// PartialObjectMetadata.
+    partial: Option<&'static str>,
 }
 
 impl Encoder {
@@ -38,7 +41,9 @@ impl Encoder {
         out.put_slice(b"{\"type\":\"");
         out.put_slice(kind.as_bytes());
         out.put_slice(b"\",\"object\":");
-        if self.table {
+        if let Some(version) = self.partial {
+            out.put_slice(&partial::from_json(version, object));
+        } else if self.table {
             let v = serde_json::from_slice(object).unwrap_or(serde_json::Value::Null);
             let rv = v["metadata"]["resourceVersion"]
                 .as_str()
@@ -58,7 +63,12 @@ impl Encoder {
         if initial_end {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        let obj = json!({"kind": self.resource.kind, "apiVersion": self.resource.api_version(), "metadata": meta});
+        let obj = match self.partial {
+            Some(version) => partial::object(version, meta),
+            None => {
+                json!({"kind": self.resource.kind, "apiVersion": self.resource.api_version(), "metadata": meta})
+            }
+        };
         let line = json!({"type": "BOOKMARK", "object": obj});
         let mut v = serde_json::to_vec(&line).unwrap_or_default();
         v.push(b'\n');
@@ -139,6 +149,7 @@ pub async fn watch(
     let enc = Encoder {
         resource: r.resource,
         table: wants_table(headers),
+        partial: partial::wanted(headers),
     };
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let start_rv = api.cache.revision();
@@ -188,10 +199,10 @@ pub async fn watch(
     let body = StreamBody::new(futures::StreamExt::map(stream, |b| {
         Ok::<_, Infallible>(Frame::data(b))
     }));
-    let ct = if wants_table(headers) {
-        "application/json;as=Table;v=v1;g=meta.k8s.io"
-    } else {
-        "application/json"
+    let ct = match partial::wanted(headers) {
+        Some(version) => partial::content_type(version, false),
+        None if wants_table(headers) => "application/json;as=Table;v=v1;g=meta.k8s.io".into(),
+        None => "application/json".into(),
     };
     Response::builder()
         .status(StatusCode::OK)

@@ -1,0 +1,119 @@
+//! Objects as `PartialObjectMetadata`: only their metadata, which clients
+//! ask for with `Accept: application/json;as=PartialObjectMetadata[List];
+//! g=meta.k8s.io;v=v1`. client-go's metadata informers (the garbage
+//! collector's and the namespace controller's, among others) list and
+//! watch every resource this way and fail on anything else.
+
+use bytes::Bytes;
+use http::{header, HeaderMap};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// The `meta.k8s.io` version of PartialObjectMetadata the client asked
+/// for, if the first JSON rendering its Accept header offers is one.
+pub fn wanted(headers: &HeaderMap) -> Option<&'static str> {
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(text) = value.to_str() else { continue };
+        for offer in text.split(',') {
+            let mut parts = offer.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default();
+            if !matches!(media, "application/json" | "application/*" | "*/*") {
+                continue;
+            }
+            let (mut as_, mut group, mut version) = ("", "", "");
+            for p in parts {
+                match p.split_once('=') {
+                    Some(("as", v)) => as_ = v,
+                    Some(("g", v)) => group = v,
+                    Some(("v", v)) => version = v,
+                    _ => {}
+                }
+            }
+            if as_.is_empty() {
+                return None;
+            }
+            let partial = matches!(as_, "PartialObjectMetadata" | "PartialObjectMetadataList");
+            if partial && group == "meta.k8s.io" {
+                match version {
+                    "v1" => return Some("v1"),
+                    "v1beta1" => return Some("v1beta1"),
+                    _ => {}
+                }
+            } else if !partial {
+                // Another rendering (a Table) came first.
+                return None;
+            }
+        }
+    }
+    None
+}
+
+/// The Content-Type of a single object (or a watch) and of a list.
+pub fn content_type(version: &str, list: bool) -> String {
+    let kind = if list {
+        "PartialObjectMetadataList"
+    } else {
+        "PartialObjectMetadata"
+    };
+    format!("application/json;as={kind};g=meta.k8s.io;v={version}")
+}
+
+/// The object's metadata as a PartialObjectMetadata.
+pub fn object(version: &str, metadata: Value) -> Value {
+    let mut m = Map::new();
+    m.insert("kind".into(), Value::String("PartialObjectMetadata".into()));
+    m.insert(
+        "apiVersion".into(),
+        Value::String(format!("meta.k8s.io/{version}")),
+    );
+    m.insert("metadata".into(), metadata);
+    Value::Object(m)
+}
+
+/// [`object`] for serialized JSON; reads only the metadata.
+pub fn from_json(version: &str, json: &[u8]) -> Bytes {
+    #[derive(Deserialize)]
+    struct OnlyMetadata {
+        #[serde(default)]
+        metadata: Value,
+    }
+    let metadata = serde_json::from_slice::<OnlyMetadata>(json)
+        .map(|o| o.metadata)
+        .unwrap_or(Value::Null);
+    Bytes::from(serde_json::to_vec(&object(version, metadata)).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn client_go_metadata_requests_are_recognised() {
+        let list = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+        assert_eq!(wanted(&accept(list)), Some("v1"));
+        let watch = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1beta1";
+        assert_eq!(wanted(&accept(watch)), Some("v1beta1"));
+        assert_eq!(wanted(&accept("application/json")), None);
+        let table = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+        assert_eq!(wanted(&accept(table)), None);
+        let odd = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v9,application/json";
+        assert_eq!(wanted(&accept(odd)), None);
+    }
+
+    #[test]
+    fn only_the_metadata_is_kept() {
+        let pod = br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","uid":"u"},"spec":{"containers":[]}}"#;
+        let v: Value = serde_json::from_slice(&from_json("v1", pod)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": {"name": "p", "uid": "u"}})
+        );
+    }
+}
