@@ -403,3 +403,65 @@ async fn two_schedulers_each_bind_only_their_own_pods() {
     b.stop().await;
     c.stop().await;
 }
+
+/// Borg's task@machine rule through the API: after a pod of an owner
+/// failed on a node, that owner's next pods go elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_s_pods_avoid_the_node_where_one_of_them_failed() {
+    let c = Cluster::start().await;
+    c.node("a", "8").await;
+    c.node("b", "8").await;
+    // Only the failure penalty scores, so that nothing else separates the
+    // nodes: without it every placement would be a coin toss.
+    let yaml = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n- schedulerName: borg\n  plugins:\n    score:\n      disabled: [{name: \"*\"}]\n      enabled: [{name: RecentFailurePenalty, weight: 1}]\n";
+    let sched = runner::start(
+        c.client.clone(),
+        RunnerConfig {
+            config: KubeSchedulerConfiguration::from_yaml(yaml).unwrap(),
+            seed: 7,
+            max_concurrent_binds: 0,
+        },
+    )
+    .unwrap();
+    let owned = |name: &str, node: Option<&str>| -> Pod {
+        let mut spec = json!({
+            "schedulerName": "borg",
+            "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}],
+        });
+        if let Some(n) = node {
+            spec["nodeName"] = json!(n);
+        }
+        serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "ownerReferences": [{
+                "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web",
+                "uid": "rs-web", "controller": true,
+            }]},
+            "spec": spec,
+        }))
+        .unwrap()
+    };
+    let pods = c.pods();
+    pods.create(&PostParams::default(), &owned("crashed", Some("a")))
+        .await
+        .unwrap();
+    let failed = json!({"status": {"phase": "Failed"}});
+    pods.patch_status(
+        "crashed",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&failed),
+    )
+    .await
+    .unwrap();
+    // Let the scheduler see the failure before the owner's next pods.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..6 {
+        let name = format!("web-{i}");
+        pods.create(&PostParams::default(), &owned(&name, None))
+            .await
+            .unwrap();
+        assert_eq!(c.wait_bound(&name).await, "b", "{name}");
+    }
+    sched.stop().await;
+    c.stop().await;
+}

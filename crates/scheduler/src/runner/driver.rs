@@ -19,6 +19,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 
+use super::failures::FailureTracker;
 use super::informers::key_of;
 use super::recorder::PodRef;
 use super::writer::{Unschedulable, Writer};
@@ -105,6 +106,8 @@ pub struct Driver {
     synced: HashSet<Kind>,
     writer: Arc<Writer>,
     last_leftover_flush: Instant,
+    /// Recent failures of owners' pods on nodes (Borg's task@machine).
+    failures: FailureTracker,
     ready_tx: tokio::sync::watch::Sender<bool>,
 }
 
@@ -120,6 +123,8 @@ impl std::fmt::Debug for Driver {
 
 /// Most messages handled before the next pod is popped.
 const DRAIN_LIMIT: usize = 10_000;
+/// Failures one pod update may record (a restart count can jump).
+const MAX_FAILURES_PER_UPDATE: u32 = 16;
 /// How often pods left unschedulable for too long are retried.
 const LEFTOVER_FLUSH: Duration = Duration::from_secs(30);
 
@@ -142,6 +147,7 @@ impl Driver {
             synced: HashSet::new(),
             writer,
             last_leftover_flush: Instant::now(),
+            failures: FailureTracker::new(Instant::now()),
             ready_tx,
         })
     }
@@ -167,6 +173,9 @@ impl Driver {
                 if now.duration_since(self.last_leftover_flush) >= LEFTOVER_FLUSH {
                     self.queue.flush_unschedulable_leftover(now);
                     self.last_leftover_flush = now;
+                }
+                if self.failures.expired(now) {
+                    self.sched.clear_failures();
                 }
                 if let Some(qp) = self.queue.pop() {
                     self.schedule(qp);
@@ -265,6 +274,12 @@ impl Driver {
                 self.queue.delete(&key);
             }
             self.parked.remove(&key);
+            if let Some((owner, node, n)) = self.failures.observe(&key, &pod) {
+                for _ in 0..n.min(MAX_FAILURES_PER_UPDATE) {
+                    // An unknown node has no score to lower.
+                    let _ = self.sched.record_failure(&owner, &node);
+                }
+            }
             match self.sched.add_pod(&pod) {
                 Ok(Some(ev)) => {
                     self.queue.on_event(&ev, now);
@@ -371,6 +386,7 @@ impl Driver {
 
     fn pod_deleted(&mut self, key: &str, now: Instant) {
         self.forget_pending(key);
+        self.failures.forget(key);
         self.sched.clear_nomination(key);
         if self.sched.cache().pod(key).is_some() {
             if let Ok(ev) = self.sched.remove_pod(key) {

@@ -12,6 +12,7 @@
 //! `status.nominatedNodeName` and deletes the victims gracefully.
 
 pub mod driver;
+pub mod failures;
 pub mod informers;
 pub mod recorder;
 pub mod writer;
