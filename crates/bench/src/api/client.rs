@@ -10,7 +10,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, PostParams};
-use kube::client::{Body, ConfigExt};
+use kube::client::Body;
 use kube::{Client, Config};
 use std::path::Path;
 
@@ -232,52 +232,22 @@ fn status_message(code: StatusCode, body: &[u8]) -> String {
     }
 }
 
-/// A kube-rs client over a connector of our own: kube-rs' default one
-/// leaves Nagle's algorithm on, which client-go (Go's net package) never
-/// does, and which holds a request's last segment back until the server
-/// acknowledges the previous one. Without kube-rs' retries, which would
-/// hide errors in the latencies; with HTTP/2 offered when `http2`.
+/// A client as cuttle's components build it (Nagle off, as client-go),
+/// offering HTTP/2 when `http2`; without kube-rs' retries, which would
+/// hide errors in the latencies.
 fn client_of(config: &Config, target: &str, http2: bool) -> Result<Client, ApiBenchError> {
-    let client_err = |source| ApiBenchError::Client {
-        target: target.to_owned(),
-        source,
-    };
-    let mut tls = config.rustls_client_config().map_err(client_err)?;
-    // The connector offers the protocols it is enabled for.
-    tls.alpn_protocols.clear();
-    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    let mut https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http();
-    // As kube-rs does: the kubeconfig may name the server's
-    // certificate differently from its address.
-    if let Some(name) = &config.tls_server_name {
-        let name = rustls::pki_types::ServerName::try_from(name.clone()).map_err(|e| {
-            ApiBenchError::Unexpected {
-                target: target.to_owned(),
-                phase: "connecting",
-                detail: format!("tls-server-name {name:?}: {e}"),
-            }
-        })?;
-        https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
-    }
-    let https = if http2 {
-        https.enable_http1().enable_http2().wrap_connector(http)
-    } else {
-        https.enable_http1().wrap_connector(http)
-    };
-    let hyper: hyper_util::client::legacy::Client<_, Body> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build(https);
-    let service = tower::ServiceBuilder::new()
-        .layer(config.base_uri_layer())
-        .option_layer(config.auth_layer().map_err(client_err)?)
-        .layer(config.extra_headers_layer().map_err(client_err)?)
-        .map_err(tower::BoxError::from)
-        .service(hyper);
-    Ok(Client::new(service, config.default_namespace.clone()))
+    use cuttle_scheduler::runner::client::{build, ClientError};
+    build(config, http2).map_err(|e| match e {
+        ClientError::Kube(source) => ApiBenchError::Client {
+            target: target.to_owned(),
+            source,
+        },
+        other => ApiBenchError::Unexpected {
+            target: target.to_owned(),
+            phase: "connecting",
+            detail: other.to_string(),
+        },
+    })
 }
 
 #[cfg(test)]
