@@ -120,8 +120,15 @@ pub async fn run_e2e_bench(opts: E2eOptions) -> Result<E2eReport, E2eError> {
     if opts.create_first && opts.kubeconfig.is_some() {
         return Err(E2eError::CreateFirstExternal);
     }
-    let (apiserver, dir, client) = match &opts.kubeconfig {
-        Some(path) => (None, None, runner::client_from_kubeconfig(path).await?),
+    // cuttle's scheduler, when it runs, gets a client (a connection) of its
+    // own, as a scheduler process would have.
+    let (apiserver, dir, client, scheduler_client) = match &opts.kubeconfig {
+        Some(path) => (
+            None,
+            None,
+            runner::client_from_kubeconfig(path).await?,
+            None,
+        ),
         None => {
             let dir = tempfile::Builder::new()
                 .prefix("cuttle-bench-sched-")
@@ -131,10 +138,11 @@ pub async fn run_e2e_bench(opts: E2eOptions) -> Result<E2eReport, E2eError> {
                 .await
                 .map_err(E2eError::Start)?;
             let client = runner::client_from_kubeconfig(&running.kubeconfig).await?;
-            (Some(running), Some(dir), client)
+            let scheduler_client = runner::client_from_kubeconfig(&running.kubeconfig).await?;
+            (Some(running), Some(dir), client, Some(scheduler_client))
         }
     };
-    let result = measure(&opts, &client).await;
+    let result = measure(&opts, &client, scheduler_client).await;
     if let Some(api) = apiserver {
         api.stop().await;
     }
@@ -142,7 +150,11 @@ pub async fn run_e2e_bench(opts: E2eOptions) -> Result<E2eReport, E2eError> {
     result
 }
 
-async fn measure(opts: &E2eOptions, client: &Client) -> Result<E2eReport, E2eError> {
+async fn measure(
+    opts: &E2eOptions,
+    client: &Client,
+    scheduler_client: Option<Client>,
+) -> Result<E2eReport, E2eError> {
     let o = &opts.run;
     let namespace = format!(
         "bench-sched-{:x}",
@@ -224,11 +236,11 @@ async fn measure(opts: &E2eOptions, client: &Client) -> Result<E2eReport, E2eErr
     if opts.create_first {
         pods_secs = create_measured(&pod_api, &pods, opts.clients, &created).await?;
     }
-    let scheduler = match opts.kubeconfig {
-        Some(_) => None,
-        None => {
+    let scheduler = match scheduler_client {
+        None => None,
+        Some(scheduler_client) => {
             let running = runner::start(
-                client.clone(),
+                scheduler_client,
                 RunnerConfig {
                     config: o.policy.config(o.equivalence, o.score_cache, o.sampling),
                     seed: o.seed,
