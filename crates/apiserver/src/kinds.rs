@@ -374,6 +374,14 @@ fn validate_selector_template(obj: &Value, causes: &mut Vec<Cause>) {
 }
 
 /// Checks an object of `resource`; 422 with every cause found.
+/// What a client is told on writing a kind cuttle stores but does not act
+/// on yet, so that storing it is never a silent success.
+pub fn not_enforced(resource: &Resource) -> Option<&'static str> {
+    (resource.group == "admissionregistration.k8s.io").then_some(
+        "cuttle stores admission webhooks and policies but does not call or enforce them yet",
+    )
+}
+
 pub fn validate(resource: &Resource, obj: &Value, name: &str) -> Result<(), ApiError> {
     let mut causes = Vec::new();
     match (resource.group, resource.kind) {

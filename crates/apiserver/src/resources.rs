@@ -616,6 +616,72 @@ pub static RESOURCES: &[Resource] = &[
         [],
         [Status]
     ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "ServiceCIDR",
+        "servicecidrs",
+        "servicecidr",
+        false,
+        [],
+        [],
+        [Status]
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "IPAddress",
+        "ipaddresses",
+        "ipaddress",
+        false,
+        ["ip"],
+        [],
+        []
+    ),
+    res!(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        "validatingwebhookconfiguration",
+        false,
+        [],
+        ["api-extensions"],
+        []
+    ),
+    res!(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        "mutatingwebhookconfiguration",
+        false,
+        [],
+        ["api-extensions"],
+        []
+    ),
+    res!(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicy",
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicy",
+        false,
+        [],
+        ["api-extensions"],
+        [Status]
+    ),
+    res!(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings",
+        "validatingadmissionpolicybinding",
+        false,
+        [],
+        ["api-extensions"],
+        []
+    ),
     review!(
         "authentication.k8s.io",
         "TokenReview",

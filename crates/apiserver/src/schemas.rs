@@ -5,8 +5,8 @@
 
 use crate::resources::Resource;
 use k8s_openapi::api::{
-    apps, autoscaling, batch, certificates, coordination, core, discovery, events, networking,
-    node, policy, rbac, scheduling, storage,
+    admissionregistration, apps, autoscaling, batch, certificates, coordination, core, discovery,
+    events, networking, node, policy, rbac, scheduling, storage,
 };
 use schemars::generate::SchemaSettings;
 use schemars::SchemaGenerator;
@@ -104,6 +104,32 @@ static KINDS: &[(&str, &str, Adder)] = adders![
         networking::v1::NetworkPolicy
     ),
     ("node.k8s.io", "RuntimeClass", node::v1::RuntimeClass),
+    (
+        "networking.k8s.io",
+        "ServiceCIDR",
+        networking::v1::ServiceCIDR
+    ),
+    ("networking.k8s.io", "IPAddress", networking::v1::IPAddress),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+        admissionregistration::v1::ValidatingWebhookConfiguration
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+        admissionregistration::v1::MutatingWebhookConfiguration
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicy",
+        admissionregistration::v1::ValidatingAdmissionPolicy
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+        admissionregistration::v1::ValidatingAdmissionPolicyBinding
+    ),
     ("storage.k8s.io", "CSIDriver", storage::v1::CSIDriver),
     ("storage.k8s.io", "CSINode", storage::v1::CSINode),
     (

@@ -124,7 +124,7 @@ pub async fn handle(
         .0
         .insert("fieldManager".into(), vec![manager(&query, headers)]);
     let query = &query;
-    match (r.verb, r.subresource) {
+    let written = match (r.verb, r.subresource) {
         (Verb::Create, None) => create(api, r, query, decode(&body, &content_type(headers))?).await,
         (Verb::Create, Some(Subresource::Binding)) => {
             bind(api, r, decode(&body, &content_type(headers))?).await
@@ -150,6 +150,13 @@ pub async fn handle(
         }
         (Verb::DeleteCollection, None) => delete_collection(api, r, query).await,
         _ => Err(ApiError::MethodNotAllowed),
+    }?;
+    let changed = matches!(r.verb, Verb::Create | Verb::Update | Verb::Patch);
+    match kinds::not_enforced(r.resource) {
+        Some(note) if changed && r.subresource.is_none() => {
+            Ok(with_warnings(written, &[note.to_owned()]))
+        }
+        _ => Ok(written),
     }
 }
 
