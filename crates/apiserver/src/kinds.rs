@@ -4,6 +4,7 @@
 //! required fields; the immutable ones). Causes carry field paths so the
 //! 422 Status lists each.
 
+mod admission;
 mod controllers;
 mod platform;
 

@@ -9,6 +9,7 @@
 //! and the in-memory [`watch_cache`]; Services get cluster IPs and node
 //! ports from the [`allocators`].
 
+pub mod addresses;
 pub mod allocators;
 pub mod api;
 pub mod apply;

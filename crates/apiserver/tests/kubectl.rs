@@ -1744,3 +1744,75 @@ async fn logs_exec_and_attach_are_checked_as_kubernetes_does() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_cidrs_ip_addresses_and_admission_kinds() {
+    let c = Cluster::start().await;
+    // The default ServiceCIDR exists, Ready, as kube-apiserver makes it.
+    let out = c.ok(&["get", "servicecidr"]).await;
+    assert!(
+        out.contains("kubernetes") && out.contains("10.96.0.0/12"),
+        "{out}"
+    );
+    let ready = c
+        .ok(&[
+            "get",
+            "servicecidr",
+            "kubernetes",
+            "-o",
+            "jsonpath={.status.conditions[0].status}",
+        ])
+        .await;
+    assert_eq!(ready, "True");
+
+    let bad_cidr = "apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata:\n  name: bad\nspec:\n  cidrs: [\"10.100.0.1/24\"]\n";
+    let out = c.kubectl_in(&["create", "-f", "-"], Some(bad_cidr)).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spec.cidrs[0]: Invalid value: \"10.100.0.1/24\": must not have bits set beyond the prefix length"),
+        "{err}"
+    );
+    let ip = "apiVersion: networking.k8s.io/v1\nkind: IPAddress\nmetadata:\n  name: 10.96.0.20\nspec:\n  parentRef: {group: \"\", resource: services, namespace: default, name: web}\n";
+    c.apply_stdin(&["create", "-f", "-"], ip).await;
+    let out = c.ok(&["get", "ip"]).await;
+    assert!(
+        out.contains("PARENTREF") && out.contains("services/default/web"),
+        "{out}"
+    );
+
+    // Admission objects are stored, with a warning that nothing calls them.
+    let webhook = "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata:\n  name: vw\nwebhooks:\n- name: v.example.com\n  clientConfig: {url: \"https://example.com/v\"}\n  sideEffects: None\n  admissionReviewVersions: [v1]\n";
+    let out = c.kubectl_in(&["apply", "-f", "-"], Some(webhook)).await;
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Warning: cuttle stores admission webhooks"),
+        "{err}"
+    );
+    let out = c.ok(&["get", "validatingwebhookconfigurations"]).await;
+    assert!(out.contains("WEBHOOKS") && out.contains("vw"), "{out}");
+    let policy = c
+        .ok(&[
+            "get",
+            "validatingwebhookconfiguration",
+            "vw",
+            "-o",
+            "jsonpath={.webhooks[0].failurePolicy}",
+        ])
+        .await;
+    assert_eq!(policy, "Fail");
+    let no_side_effects = webhook.replace("  sideEffects: None\n", "");
+    let out = c
+        .kubectl_in(
+            &["create", "-f", "-"],
+            Some(&no_side_effects.replace("name: vw", "name: vw2")),
+        )
+        .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "webhooks[0].sideEffects: Required value: must specify one of None, NoneOnDryRun"
+        ),
+        "{err}"
+    );
+}

@@ -35,6 +35,7 @@ fn name_rule(resource: &Resource) -> NameRule {
     match (resource.group, resource.plural) {
         ("", "namespaces") | ("", "services") => NameRule::Label,
         ("rbac.authorization.k8s.io", _) => NameRule::PathSegment,
+        ("networking.k8s.io", "ipaddresses") => NameRule::Ip,
         _ => NameRule::Subdomain,
     }
 }
@@ -43,6 +44,8 @@ enum NameRule {
     Label,
     Subdomain,
     PathSegment,
+    /// An IPAddress is named by its address, in canonical form.
+    Ip,
 }
 
 fn is_label(s: &str) -> bool {
@@ -77,6 +80,9 @@ pub fn check_name(resource: &Resource, name: &str, field: &str) -> Option<Cause>
             if name == "." || name == ".." || name.contains('/') || name.contains('%') =>
         {
             Some(Cause::invalid(field, &v, "may not contain '/' or '%', and may not be '.' or '..'"))
+        }
+        NameRule::Ip => {
+            crate::addresses::ip_error(name).map(|why| Cause::invalid(field, &v, why))
         }
         _ => None,
     }

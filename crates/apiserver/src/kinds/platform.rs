@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 /// kinds).
 pub(super) fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
     match (group, kind) {
+        ("admissionregistration.k8s.io", kind) => super::admission::apply_defaults(kind, obj),
         ("storage.k8s.io", "StorageClass") => {
             set_default(obj, "reclaimPolicy", json!("Delete"));
             set_default(obj, "volumeBindingMode", json!("Immediate"));
@@ -184,6 +185,15 @@ pub(super) fn validate(group: &str, kind: &str, obj: &Value, causes: &mut Vec<Ca
         ("networking.k8s.io", "Ingress") => validate_ingress(obj, causes),
         ("networking.k8s.io", "IngressClass") => require(obj, "/spec/controller", causes),
         ("node.k8s.io", "RuntimeClass") => require(obj, "/handler", causes),
+        ("networking.k8s.io", "ServiceCIDR") => validate_service_cidr(obj, causes),
+        ("networking.k8s.io", "IPAddress") => match obj.pointer("/spec/parentRef") {
+            Some(r) if r.is_object() => {
+                require(obj, "/spec/parentRef/resource", causes);
+                require(obj, "/spec/parentRef/name", causes);
+            }
+            _ => causes.push(Cause::required("spec.parentRef")),
+        },
+        ("admissionregistration.k8s.io", kind) => super::admission::validate(kind, obj, causes),
         ("certificates.k8s.io", "CertificateSigningRequest") => {
             require(obj, "/spec/request", causes);
             require(obj, "/spec/signerName", causes);
@@ -226,7 +236,48 @@ pub(super) fn validate_update(
         ("storage.k8s.io", "VolumeAttachment") => immutable("/spec", causes),
         ("networking.k8s.io", "IngressClass") => immutable("/spec/controller", causes),
         ("node.k8s.io", "RuntimeClass") => immutable("/handler", causes),
+        ("networking.k8s.io", "ServiceCIDR") => immutable("/spec/cidrs", causes),
+        ("networking.k8s.io", "IPAddress") => immutable("/spec/parentRef", causes),
         _ => {}
+    }
+}
+
+/// At most one CIDR per IP family, each strictly valid.
+fn validate_service_cidr(obj: &Value, causes: &mut Vec<Cause>) {
+    let cidrs = obj
+        .pointer("/spec/cidrs")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if cidrs.is_empty() {
+        causes.push(Cause {
+            reason: "FieldValueRequired",
+            field: "spec.cidrs".into(),
+            message: "Required value: at least one CIDR required".into(),
+        });
+        return;
+    }
+    if cidrs.len() > 2 {
+        causes.push(Cause::invalid(
+            "spec.cidrs",
+            &Value::Array(cidrs.to_vec()),
+            "may only hold up to 2 values",
+        ));
+        return;
+    }
+    for (i, c) in cidrs.iter().enumerate() {
+        let text = c.as_str().unwrap_or_default();
+        if let Some(why) = crate::addresses::cidr_error(text) {
+            causes.push(Cause::invalid(format!("spec.cidrs[{i}]"), c, why));
+        }
+    }
+    let v6 = |c: &Value| c.as_str().is_some_and(|s| s.contains(':'));
+    if cidrs.len() == 2 && v6(&cidrs[0]) == v6(&cidrs[1]) {
+        causes.push(Cause::invalid(
+            "spec.cidrs",
+            &Value::Array(cidrs.to_vec()),
+            "may specify no more than one IP for each IP family, i.e 192.168.0.0/24 and 2001:db8::/64",
+        ));
     }
 }
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::allocators::Allocators;
+use crate::allocators::{Allocators, ServiceNetwork};
 
 fn svc(spec: Value) -> Value {
     json!({"metadata": {"name": "web", "namespace": "default"}, "spec": spec})

@@ -1,7 +1,7 @@
 //! Printers of the cluster's other kinds: Nodes and Namespaces, config
 //! and storage (ConfigMap, Secret, ServiceAccount, PersistentVolume(Claim),
 //! ResourceQuota), Events, Leases, PriorityClasses, RBAC bindings,
-//! RuntimeClasses and CertificateSigningRequests.
+//! RuntimeClasses, CertificateSigningRequests and the admission kinds.
 
 use super::{age, human_duration, list, n, name, none_if_empty, object, s, since, Col, AGE, NAME};
 use serde_json::{json, Value};
@@ -463,6 +463,62 @@ pub(super) fn csr_row(v: &Value) -> Vec<Value> {
         json!(s(v, "/spec/username")),
         json!(duration),
         json!(csr_condition(v)),
+    ]
+}
+
+/// Validating and mutating webhook configurations.
+pub(super) const WEBHOOK_CONFIGURATION: &[Col] = &[NAME, ("Webhooks", "integer", 0), AGE];
+
+pub(super) fn webhook_configuration_row(v: &Value) -> Vec<Value> {
+    vec![name(v), json!(list(v, "/webhooks").len()), age(v)]
+}
+
+pub(super) const VALIDATING_ADMISSION_POLICY: &[Col] = &[
+    NAME,
+    ("Validations", "integer", 0),
+    ("ParamKind", "string", 0),
+    AGE,
+];
+
+pub(super) fn validating_admission_policy_row(v: &Value) -> Vec<Value> {
+    let param_kind = match v.pointer("/spec/paramKind") {
+        None | Some(Value::Null) => "<unset>".to_owned(),
+        Some(k) => format!("{}/{}", s(k, "/apiVersion"), s(k, "/kind")),
+    };
+    vec![
+        name(v),
+        json!(list(v, "/spec/validations").len()),
+        json!(param_kind),
+        age(v),
+    ]
+}
+
+pub(super) const VALIDATING_ADMISSION_POLICY_BINDING: &[Col] = &[
+    NAME,
+    ("PolicyName", "string", 0),
+    ("ParamRef", "string", 0),
+    AGE,
+];
+
+/// The ParamRef cell: `namespace/name` (`*/name` without a namespace), or
+/// the selector, or `<unset>`.
+pub(super) fn validating_admission_policy_binding_row(v: &Value) -> Vec<Value> {
+    let param = match v.pointer("/spec/paramRef") {
+        None | Some(Value::Null) => "<unset>".to_owned(),
+        Some(r) if !s(r, "/name").is_empty() => match s(r, "/namespace") {
+            "" => format!("*/{}", s(r, "/name")),
+            ns => format!("{ns}/{}", s(r, "/name")),
+        },
+        Some(r) => match r.get("selector") {
+            Some(sel) => super::selector_string(Some(sel)),
+            None => "<unset>".to_owned(),
+        },
+    };
+    vec![
+        name(v),
+        json!(s(v, "/spec/policyName")),
+        json!(param),
+        age(v),
     ]
 }
 

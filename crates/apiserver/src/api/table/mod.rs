@@ -87,6 +87,19 @@ fn printer(group: &str, kind: &str) -> Printer {
         }
         ("storage.k8s.io", "VolumeAttachment") => (VOLUME_ATTACHMENT, volume_attachment_row),
         ("node.k8s.io", "RuntimeClass") => (RUNTIME_CLASS, runtime_class_row),
+        ("networking.k8s.io", "ServiceCIDR") => (SERVICE_CIDR, service_cidr_row),
+        ("networking.k8s.io", "IPAddress") => (IP_ADDRESS, ip_address_row),
+        (
+            "admissionregistration.k8s.io",
+            "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration",
+        ) => (WEBHOOK_CONFIGURATION, webhook_configuration_row),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") => {
+            (VALIDATING_ADMISSION_POLICY, validating_admission_policy_row)
+        }
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding") => (
+            VALIDATING_ADMISSION_POLICY_BINDING,
+            validating_admission_policy_binding_row,
+        ),
         ("certificates.k8s.io", "CertificateSigningRequest") => {
             (CERTIFICATE_SIGNING_REQUEST, csr_row)
         }

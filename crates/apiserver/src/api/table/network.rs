@@ -1,5 +1,6 @@
 //! Printers of Services, Endpoints, EndpointSlices and the
-//! networking.k8s.io kinds: Ingress, IngressClass and NetworkPolicy.
+//! networking.k8s.io kinds: Ingress, IngressClass, NetworkPolicy,
+//! ServiceCIDR and IPAddress.
 
 use super::{
     age, format_label_selector, format_labels, list, n, name, none_if_empty, object, s, Col, AGE,
@@ -259,6 +260,38 @@ pub(super) fn network_policy_row(v: &Value) -> Vec<Value> {
         json!(format_label_selector(v.pointer("/spec/podSelector"))),
         age(v),
     ]
+}
+
+pub(super) const SERVICE_CIDR: &[Col] = &[NAME, ("CIDRs", "string", 0), AGE];
+
+pub(super) fn service_cidr_row(v: &Value) -> Vec<Value> {
+    let cidrs: Vec<&str> = list(v, "/spec/cidrs")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    vec![name(v), json!(cidrs.join(",")), age(v)]
+}
+
+/// Kubernetes' IPAddress printer defines these two columns only.
+pub(super) const IP_ADDRESS: &[Col] = &[NAME, ("ParentRef", "string", 0)];
+
+/// `resource.group/namespace/name` (lowercased group-resource; the
+/// namespace only when set), or `<none>`.
+pub(super) fn ip_address_row(v: &Value) -> Vec<Value> {
+    let parent = match v.pointer("/spec/parentRef") {
+        None | Some(Value::Null) => "<none>".to_owned(),
+        Some(r) => {
+            let mut gr = s(r, "/resource").to_lowercase();
+            if !s(r, "/group").is_empty() {
+                gr = format!("{gr}.{}", s(r, "/group").to_lowercase());
+            }
+            match s(r, "/namespace") {
+                "" => format!("{gr}/{}", s(r, "/name")),
+                ns => format!("{gr}/{ns}/{}", s(r, "/name")),
+            }
+        }
+    };
+    vec![name(v), json!(parent)]
 }
 
 #[cfg(test)]
