@@ -3,8 +3,9 @@
 
 use anyhow::Context;
 use clap::Args;
+use cuttle_scheduler::runner::leader::{default_identity, Elector};
 use cuttle_scheduler::runner::{self, RunnerConfig};
-use cuttle_scheduler::KubeSchedulerConfiguration;
+use cuttle_scheduler::{KubeSchedulerConfiguration, LeaderElectionConfig};
 use std::path::{Path, PathBuf};
 
 /// Flags of `cuttle scheduler`.
@@ -23,6 +24,13 @@ pub struct SchedulerArgs {
     /// Seed of the tie-breaking randomness (default: from the clock).
     #[arg(long)]
     seed: Option<u64>,
+
+    /// Elect a leader among schedulers sharing the configuration's Lease
+    /// (leaderElection.resourceNamespace/resourceName, by default
+    /// kube-system/kube-scheduler) before scheduling, as kube-scheduler
+    /// does; overrides leaderElection.leaderElect (default true).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    leader_elect: Option<bool>,
 }
 
 /// The configuration in `path`, or the default one.
@@ -43,10 +51,28 @@ pub fn seed(given: Option<u64>) -> u64 {
     })
 }
 
-/// Runs the scheduler until SIGINT or SIGTERM.
+/// Runs the scheduler until SIGINT or SIGTERM; with leader election, only
+/// while it leads (losing the lead is an error, as in kube-scheduler).
 pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
-    let config = load_config(args.config.as_deref())?;
+    let mut config = load_config(args.config.as_deref())?;
+    if let Some(on) = args.leader_elect {
+        config
+            .leader_election
+            .get_or_insert_with(Default::default)
+            .leader_elect = Some(on);
+    }
+    let election = LeaderElectionConfig::resolve(config.leader_election.as_ref())?;
     let client = runner::client_from_kubeconfig(&args.kubeconfig).await?;
+    let shutdown = crate::signals::shutdown();
+    tokio::pin!(shutdown);
+    let mut elector = election.map(|le| Elector::new(client.clone(), le, default_identity()));
+    if let Some(e) = &mut elector {
+        eprintln!("cuttle scheduler {}: waiting to lead", e.identity());
+        tokio::select! {
+            () = e.acquire() => {}
+            r = &mut shutdown => return r,
+        }
+    }
     let running = runner::start(
         client,
         RunnerConfig {
@@ -60,10 +86,22 @@ pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
         "cuttle scheduler running for {}",
         running.scheduler_names.join(", ")
     );
-    crate::signals::shutdown().await?;
+    let lost = async {
+        match &mut elector {
+            Some(e) => e.keep().await,
+            None => std::future::pending().await,
+        }
+    };
+    let outcome = tokio::select! {
+        r = &mut shutdown => r,
+        () = lost => Err(anyhow::anyhow!("leader election lost")),
+    };
     tracing::info!("shutting down");
     running.stop().await;
-    Ok(())
+    if let (Ok(()), Some(e)) = (&outcome, &mut elector) {
+        e.release().await;
+    }
+    outcome
 }
 
 #[cfg(test)]

@@ -222,6 +222,125 @@ pub struct Profile {
     pub cuttle: BorgSwitches,
 }
 
+/// `leaderElection`, as kube-scheduler reads it; absent fields take
+/// Kubernetes' defaults (on, a Lease `kube-system/kube-scheduler` held
+/// 15 s, renewed within 10 s, tried every 2 s).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LeaderElectionConfig {
+    /// Whether to elect a leader before scheduling (default true).
+    #[serde(default)]
+    pub leader_elect: Option<bool>,
+    /// How long a lease holds without renewal (Go duration, default 15s).
+    #[serde(default)]
+    pub lease_duration: Option<String>,
+    /// How long the leader keeps trying to renew before it gives up (10s).
+    #[serde(default)]
+    pub renew_deadline: Option<String>,
+    /// The wait between tries (2s).
+    #[serde(default)]
+    pub retry_period: Option<String>,
+    /// Only `leases` is supported.
+    #[serde(default)]
+    pub resource_lock: Option<String>,
+    /// The Lease's name (default kube-scheduler).
+    #[serde(default)]
+    pub resource_name: Option<String>,
+    /// The Lease's namespace (default kube-system).
+    #[serde(default)]
+    pub resource_namespace: Option<String>,
+}
+
+/// Leader election settings with the defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderElection {
+    /// The Lease's namespace.
+    pub namespace: String,
+    /// The Lease's name.
+    pub name: String,
+    /// How long a lease holds without renewal.
+    pub lease_duration: std::time::Duration,
+    /// How long the leader keeps trying to renew.
+    pub renew_deadline: std::time::Duration,
+    /// The wait between tries.
+    pub retry_period: std::time::Duration,
+}
+
+impl LeaderElectionConfig {
+    /// The settings, or `None` when leader election is off.
+    pub fn resolve(
+        cfg: Option<&LeaderElectionConfig>,
+    ) -> Result<Option<LeaderElection>, ConfigError> {
+        let default = LeaderElectionConfig::default();
+        let c = cfg.unwrap_or(&default);
+        if c.leader_elect == Some(false) {
+            return Ok(None);
+        }
+        if let Some(lock) = c.resource_lock.as_deref().filter(|l| *l != "leases") {
+            return Err(ConfigError::Invalid(format!(
+                "leaderElection.resourceLock {lock:?} is not supported; use \"leases\""
+            )));
+        }
+        let duration = |field: &str, text: Option<&str>, default: u64| match text {
+            None => Ok(std::time::Duration::from_secs(default)),
+            Some(t) => parse_go_duration(t).ok_or_else(|| {
+                ConfigError::Invalid(format!("leaderElection.{field}: {t:?} is not a duration"))
+            }),
+        };
+        let le = LeaderElection {
+            namespace: c
+                .resource_namespace
+                .clone()
+                .unwrap_or_else(|| "kube-system".into()),
+            name: c
+                .resource_name
+                .clone()
+                .unwrap_or_else(|| "kube-scheduler".into()),
+            lease_duration: duration("leaseDuration", c.lease_duration.as_deref(), 15)?,
+            renew_deadline: duration("renewDeadline", c.renew_deadline.as_deref(), 10)?,
+            retry_period: duration("retryPeriod", c.retry_period.as_deref(), 2)?,
+        };
+        // client-go's own rule: lease > renew deadline > retry period.
+        if le.lease_duration <= le.renew_deadline || le.renew_deadline <= le.retry_period {
+            return Err(ConfigError::Invalid(
+                "leaderElection: leaseDuration must be greater than renewDeadline, and renewDeadline greater than retryPeriod".into(),
+            ));
+        }
+        Ok(Some(le))
+    }
+}
+
+/// A Go duration (`15s`, `1m30s`, `500ms`, `1.5h`).
+pub fn parse_go_duration(text: &str) -> Option<std::time::Duration> {
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += value * seconds;
+        rest = &rest[unit_len..];
+    }
+    std::time::Duration::try_from_secs_f64(total).ok()
+}
+
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -233,9 +352,9 @@ pub struct KubeSchedulerConfiguration {
     /// Accepted for compatibility; cuttle's core is single-threaded per cycle.
     #[serde(default)]
     pub parallelism: Option<i32>,
-    /// Leader election settings (used by the component that runs the scheduler).
+    /// Leader election among schedulers of one name (`cuttle scheduler`).
     #[serde(default)]
-    pub leader_election: Option<serde_json::Value>,
+    pub leader_election: Option<LeaderElectionConfig>,
     /// API client settings (used by the component that runs the scheduler).
     #[serde(default)]
     pub client_connection: Option<serde_json::Value>,
@@ -374,6 +493,48 @@ impl Profile {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn leader_election_defaults_durations_and_errors() {
+        let le = LeaderElectionConfig::resolve(None).unwrap().unwrap();
+        assert_eq!(
+            (le.namespace.as_str(), le.name.as_str()),
+            ("kube-system", "kube-scheduler")
+        );
+        assert_eq!(le.lease_duration, std::time::Duration::from_secs(15));
+        let off = LeaderElectionConfig {
+            leader_elect: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(LeaderElectionConfig::resolve(Some(&off)).unwrap(), None);
+        let bad = LeaderElectionConfig {
+            resource_lock: Some("endpoints".into()),
+            ..Default::default()
+        };
+        assert!(LeaderElectionConfig::resolve(Some(&bad)).is_err());
+        let inverted = LeaderElectionConfig {
+            renew_deadline: Some("20s".into()),
+            ..Default::default()
+        };
+        assert!(LeaderElectionConfig::resolve(Some(&inverted)).is_err());
+        assert_eq!(
+            parse_go_duration("1m30s"),
+            Some(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_go_duration("500ms"),
+            Some(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_go_duration("1.5h"),
+            Some(std::time::Duration::from_secs(5400))
+        );
+        assert_eq!(parse_go_duration("10"), None);
+        assert_eq!(parse_go_duration("5 s"), None);
+        let yaml = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nleaderElection: {leaderElect: true, leaseDurations: 3s}\n";
+        assert!(KubeSchedulerConfiguration::from_yaml(yaml).is_err());
+    }
+
     use super::*;
 
     #[test]

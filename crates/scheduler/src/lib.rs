@@ -30,7 +30,9 @@ pub mod sampling;
 pub mod scheduler;
 pub mod score_cache;
 
-pub use config::{BorgSwitches, ConfigError, KubeSchedulerConfiguration};
+pub use config::{
+    BorgSwitches, ConfigError, KubeSchedulerConfiguration, LeaderElection, LeaderElectionConfig,
+};
 pub use fit_error::{FitError, Nomination};
 pub use pod_info::PodInfo;
 

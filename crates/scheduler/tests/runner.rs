@@ -465,3 +465,64 @@ async fn an_owner_s_pods_avoid_the_node_where_one_of_them_failed() {
     sched.stop().await;
     c.stop().await;
 }
+
+/// Two candidates for one Lease: one leads; the other takes over when the
+/// leader releases the Lease, or when it stops renewing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_of_two_candidates_leads_and_the_other_takes_over() {
+    use cuttle_scheduler::runner::leader::Elector;
+    use cuttle_scheduler::LeaderElection;
+    let c = Cluster::start().await;
+    let cfg = LeaderElection {
+        namespace: "kube-system".into(),
+        name: "cuttle-test".into(),
+        lease_duration: Duration::from_secs(2),
+        renew_deadline: Duration::from_millis(1500),
+        retry_period: Duration::from_millis(200),
+    };
+    let mut a = Elector::new(c.client.clone(), cfg.clone(), "a".into());
+    let mut b = Elector::new(c.client.clone(), cfg.clone(), "b".into());
+    tokio::time::timeout(WAIT, a.acquire())
+        .await
+        .expect("a leads");
+    let a_keeps = tokio::spawn(async move {
+        tokio::time::timeout(Duration::from_secs(3), a.keep())
+            .await
+            .expect_err("a keeps the lead");
+        a
+    });
+    assert!(
+        tokio::time::timeout(Duration::from_secs(3), b.acquire())
+            .await
+            .is_err(),
+        "b must not lead while a renews"
+    );
+    let mut a = a_keeps.await.unwrap();
+    a.release().await;
+    tokio::time::timeout(Duration::from_secs(2), b.acquire())
+        .await
+        .expect("b leads at once after a released");
+    let lease = Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(
+        c.client.clone(),
+        "kube-system",
+    )
+    .get("cuttle-test")
+    .await
+    .unwrap();
+    let spec = lease.spec.unwrap();
+    assert_eq!(spec.holder_identity.as_deref(), Some("b"));
+    assert_eq!(spec.lease_transitions, Some(1));
+
+    // b stops renewing (a crash): a takes over once the lease expired.
+    let started = std::time::Instant::now();
+    let mut a2 = Elector::new(c.client.clone(), cfg, "a".into());
+    tokio::time::timeout(WAIT, a2.acquire())
+        .await
+        .expect("a leads again");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "took over before the lease expired"
+    );
+    drop(b);
+    c.stop().await;
+}

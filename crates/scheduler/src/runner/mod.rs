@@ -15,6 +15,7 @@ pub mod client;
 pub mod driver;
 pub mod failures;
 pub mod informers;
+pub mod leader;
 pub mod recorder;
 pub mod writer;
 
