@@ -300,10 +300,13 @@ impl LeaderElectionConfig {
             renew_deadline: duration("renewDeadline", c.renew_deadline.as_deref(), 10)?,
             retry_period: duration("retryPeriod", c.retry_period.as_deref(), 2)?,
         };
-        // client-go's own rule: lease > renew deadline > retry period.
-        if le.lease_duration <= le.renew_deadline || le.renew_deadline <= le.retry_period {
+        // client-go's own rules.
+        if le.retry_period.is_zero()
+            || le.lease_duration <= le.renew_deadline
+            || le.renew_deadline.as_secs_f64() <= 1.2 * le.retry_period.as_secs_f64()
+        {
             return Err(ConfigError::Invalid(
-                "leaderElection: leaseDuration must be greater than renewDeadline, and renewDeadline greater than retryPeriod".into(),
+                "leaderElection: retryPeriod must be positive, leaseDuration greater than renewDeadline, and renewDeadline greater than 1.2 × retryPeriod".into(),
             ));
         }
         Ok(Some(le))

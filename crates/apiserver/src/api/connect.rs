@@ -139,13 +139,20 @@ fn check_log_options(query: &Query, name: &str) -> Result<(), ApiError> {
     for (key, least, words) in [
         ("tailLines", 0, "must be greater than or equal to 0"),
         ("limitBytes", 1, "must be greater than 0"),
-        ("sinceSeconds", 1, "must be greater than 0"),
     ] {
         if let Some(n) = number(key)?.filter(|n| *n < least) {
             causes.push(Cause::invalid(key, &Value::from(n), words));
         }
     }
     let given = |key: &str| query.get(key).is_some_and(|s| !s.is_empty());
+    if let Some(t) = query.get("sinceTime").filter(|t| !t.is_empty()) {
+        if chrono::DateTime::parse_from_rfc3339(t).is_err() {
+            return Err(ApiError::bad_request(format!(
+                "invalid value {t:?} for query parameter sinceTime: not an RFC 3339 time"
+            )));
+        }
+    }
+    // As Kubernetes' switch: both is one Forbidden, and nothing else.
     if given("sinceSeconds") && given("sinceTime") {
         causes.push(Cause {
             reason: "FieldValueForbidden",
@@ -153,6 +160,12 @@ fn check_log_options(query: &Query, name: &str) -> Result<(), ApiError> {
             message: "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified"
                 .into(),
         });
+    } else if let Some(n) = number("sinceSeconds")?.filter(|n| *n < 1) {
+        causes.push(Cause::invalid(
+            "sinceSeconds",
+            &Value::from(n),
+            "must be greater than 0",
+        ));
     }
     if causes.is_empty() {
         return Ok(());

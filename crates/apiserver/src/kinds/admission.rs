@@ -100,6 +100,9 @@ fn validate_webhooks(obj: &Value, causes: &mut Vec<Cause>) {
                 &["None", "NoneOnDryRun"],
             )),
         }
+        for (j, rule) in items(hook, "rules").iter().enumerate() {
+            check_rule(rule, &at(&format!("rules[{j}]")), causes);
+        }
         if items(hook, "admissionReviewVersions").is_empty() {
             causes.push(required_because(
                 at("admissionReviewVersions"),
@@ -143,11 +146,30 @@ fn validate_policy(obj: &Value, causes: &mut Vec<Cause>) {
             ));
         }
     }
-    if obj
-        .pointer("/spec/matchConstraints")
-        .is_none_or(Value::is_null)
-    {
-        causes.push(Cause::required("spec.matchConstraints"));
+    match obj.pointer("/spec/matchConstraints") {
+        None | Some(Value::Null) => causes.push(Cause::required("spec.matchConstraints")),
+        Some(mc) => {
+            let rules = items(mc, "resourceRules");
+            if rules.is_empty() {
+                causes.push(Cause::required("spec.matchConstraints.resourceRules"));
+            }
+            for (j, rule) in rules.iter().enumerate() {
+                check_rule(
+                    rule,
+                    &format!("spec.matchConstraints.resourceRules[{j}]"),
+                    causes,
+                );
+            }
+        }
+    }
+}
+
+/// A rule with operations: each of its lists must name something.
+fn check_rule(rule: &Value, at: &str, causes: &mut Vec<Cause>) {
+    for field in ["operations", "apiGroups", "apiVersions", "resources"] {
+        if items(rule, field).is_empty() {
+            causes.push(Cause::required(format!("{at}.{field}")));
+        }
     }
 }
 
@@ -223,7 +245,8 @@ mod tests {
     fn webhooks_are_defaulted_and_checked() {
         let mut ok = json!({"webhooks": [{
             "name": "v.example.com", "clientConfig": {"service": {"namespace": "d", "name": "s"}},
-            "sideEffects": "None", "admissionReviewVersions": ["v1"], "rules": [{}],
+            "sideEffects": "None", "admissionReviewVersions": ["v1"],
+            "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
         }]});
         apply_defaults("MutatingWebhookConfiguration", &mut ok);
         assert_eq!(ok["webhooks"][0]["failurePolicy"], "Fail");
@@ -256,11 +279,21 @@ mod tests {
                 "spec.matchConstraints"
             ]
         );
-        let mut vap = json!({"spec": {"validations": [{"expression": "true"}], "matchConstraints": {"resourceRules": [{}]}}});
+        let rule = json!({"operations": ["CREATE"], "apiGroups": ["apps"], "apiVersions": ["v1"], "resources": ["deployments"]});
+        let mut vap = json!({"spec": {"validations": [{"expression": "true"}], "matchConstraints": {"resourceRules": [rule]}}});
         apply_defaults("ValidatingAdmissionPolicy", &mut vap);
         assert_eq!(vap["spec"]["failurePolicy"], "Fail");
         assert_eq!(vap["spec"]["matchConstraints"]["matchPolicy"], "Equivalent");
         assert!(fields("ValidatingAdmissionPolicy", &vap).is_empty());
+        let no_rules = json!({"spec": {"validations": [{"expression": "true"}], "matchConstraints": {"resourceRules": [{"operations": ["CREATE"]}]}}});
+        assert_eq!(
+            fields("ValidatingAdmissionPolicy", &no_rules),
+            [
+                "spec.matchConstraints.resourceRules[0].apiGroups",
+                "spec.matchConstraints.resourceRules[0].apiVersions",
+                "spec.matchConstraints.resourceRules[0].resources",
+            ]
+        );
         assert_eq!(
             fields(
                 "ValidatingAdmissionPolicyBinding",

@@ -19,11 +19,17 @@ pub enum ClientError {
     /// The kubeconfig's `tls-server-name` is no valid name.
     #[error("tls-server-name {name:?}: {reason}")]
     ServerName { name: String, reason: String },
+    /// The kubeconfig names an HTTP proxy, which this client cannot use.
+    #[error("proxy-url {0:?}: connecting through a proxy is not supported")]
+    Proxy(String),
 }
 
 /// A client for `config`; with `http2`, HTTP/2 is offered (ALPN `h2`, with
 /// HTTP/1.1 as the fallback), otherwise HTTP/1.1 only.
 pub fn build(config: &Config, http2: bool) -> Result<Client, ClientError> {
+    if let Some(proxy) = &config.proxy_url {
+        return Err(ClientError::Proxy(proxy.to_string()));
+    }
     let mut tls = config.rustls_client_config()?;
     // The connector below offers the protocols it is enabled for.
     tls.alpn_protocols.clear();
@@ -53,8 +59,15 @@ pub fn build(config: &Config, http2: bool) -> Result<Client, ClientError> {
     connector.set_connect_timeout(config.connect_timeout);
     connector.set_read_timeout(config.read_timeout);
     connector.set_write_timeout(config.write_timeout);
+    // Pings find a dead connection (client-go's 30 s / 15 s): with HTTP/2
+    // one connection carries every watch and write, and a half-open one
+    // would otherwise stall them all for good.
     let hyper: hyper_util::client::legacy::Client<_, Body> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .timer(hyper_util::rt::TokioTimer::new())
+            .http2_keep_alive_interval(Some(std::time::Duration::from_secs(30)))
+            .http2_keep_alive_timeout(std::time::Duration::from_secs(15))
+            .http2_keep_alive_while_idle(true)
             .build(connector);
     let service = tower::ServiceBuilder::new()
         .layer(config.base_uri_layer())

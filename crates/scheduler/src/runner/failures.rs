@@ -2,8 +2,10 @@
 //! API: which pods of which owner failed on which node lately.
 //!
 //! A pod counts as a failure of its controlling owner on its node when it
-//! turns `Failed`, and once for every container restart seen after the
-//! scheduler first saw it (restarts from before are history, not recent).
+//! turns `Failed`, and once for every container restart, after the
+//! scheduler first saw it: what a pod shows at first sight (on a restart
+//! of the scheduler, a failover, an evicted pod kept around) is history,
+//! not a recent failure.
 //! The RecentFailurePenalty score reads the counts; they are forgotten
 //! every [`FAILURE_MEMORY`], so "recent" means the last few minutes.
 
@@ -62,7 +64,7 @@ impl FailureTracker {
                 .map_or(0, |cs| cs.iter().map(|c| i64::from(c.restart_count)).sum()),
         };
         let new = match self.seen.insert(key.to_owned(), now) {
-            None => u32::from(now.failed),
+            None => 0,
             Some(before) => {
                 let restarts = now.restarts.saturating_sub(before.restarts).max(0);
                 u32::try_from(restarts)
@@ -121,20 +123,22 @@ mod tests {
         );
         assert_eq!(t.observe("d/p", &pod("Failed", 9)), None);
         t.forget("d/p");
-        assert_eq!(
-            t.observe("d/p", &pod("Failed", 0)),
-            Some(("rs-1".into(), "n1".into(), 1))
-        );
+        // A pod already failed when first seen is history.
+        assert_eq!(t.observe("d/p", &pod("Failed", 0)), None);
     }
 
     #[test]
     fn pods_without_a_controller_or_a_node_are_ignored() {
         let mut t = FailureTracker::new(Instant::now());
-        let mut orphan = pod("Failed", 0);
+        let mut orphan = pod("Running", 0);
         orphan.metadata.owner_references = None;
+        t.observe("d/o", &orphan);
+        orphan.status.as_mut().unwrap().phase = Some("Failed".into());
         assert_eq!(t.observe("d/o", &orphan), None);
-        let mut unplaced = pod("Failed", 0);
+        let mut unplaced = pod("Running", 0);
         unplaced.spec.as_mut().unwrap().node_name = None;
+        t.observe("d/u", &unplaced);
+        unplaced.status.as_mut().unwrap().phase = Some("Failed".into());
         assert_eq!(t.observe("d/u", &unplaced), None);
     }
 

@@ -66,7 +66,7 @@ impl Elector {
                     return;
                 }
                 Ok(false) => {}
-                Err(e) => tracing::debug!("leader election: {e}"),
+                Err(e) => tracing::warn!("leader election: {e}"),
             }
             tokio::time::sleep(self.cfg.retry_period).await;
         }
@@ -104,7 +104,19 @@ impl Elector {
 
     /// Gives the Lease up on a clean shutdown (client-go's ReleaseOnCancel,
     /// which kube-scheduler sets), so that a standby takes over at once.
+    /// Bounded by the renew deadline, so that a shutdown never hangs on an
+    /// unreachable apiserver.
     pub async fn release(&mut self) {
+        let deadline = self.cfg.renew_deadline;
+        if tokio::time::timeout(deadline, self.give_up())
+            .await
+            .is_err()
+        {
+            tracing::warn!("leader election: releasing the lease timed out");
+        }
+    }
+
+    async fn give_up(&mut self) {
         let Ok(Some(mut lease)) = self.api.get_opt(&self.cfg.name).await else {
             return;
         };
