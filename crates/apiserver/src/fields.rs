@@ -19,8 +19,6 @@ pub fn selectable(resource: &Resource) -> &'static [&'static str] {
             "spec.hostNetwork",
             "status.phase",
             "status.podIP",
-            // Accepted in a selector (Kubernetes' field label conversion
-            // lists it) but never part of a pod's field set: it reads "".
             "status.podIPs",
             "status.nominatedNodeName",
         ],
@@ -58,6 +56,11 @@ pub fn selectable(resource: &Resource) -> &'static [&'static str] {
     }
 }
 
+/// Field labels a selector may name (Kubernetes' field label conversion
+/// accepts them) that are never part of an object's field set, so they
+/// read as "" and nothing is kept for them.
+const ACCEPTED_ONLY: &[&str] = &["status.podIPs"];
+
 /// What [`values`] reads of an object: its selectable fields and the
 /// fields some of them are computed from.
 pub fn read_paths(resource: &Resource) -> impl Iterator<Item = &'static str> {
@@ -86,10 +89,12 @@ fn text(v: &Value, path: &str) -> String {
 }
 
 /// The values of a resource's selectable fields in `obj`. Missing fields
-/// read as `""`, except booleans Kubernetes renders as `"false"`.
+/// read as `""`, except booleans Kubernetes renders as `"false"`; fields
+/// that always read `""` are left out (a selector reads them as `""`).
 pub fn values(resource: &Resource, obj: &Value) -> FieldValues {
     selectable(resource)
         .iter()
+        .filter(|f| !ACCEPTED_ONLY.contains(f))
         .map(|f| {
             let v = match *f {
                 "spec.hostNetwork" | "spec.unschedulable" => {
@@ -107,7 +112,6 @@ pub fn values(resource: &Resource, obj: &Value) -> FieldValues {
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_owned(),
-                "status.podIPs" => String::new(),
                 "source" => text(obj, "source.component"),
                 _ => text(obj, f),
             };
@@ -178,7 +182,10 @@ mod tests {
         assert!(v.contains(&("status.nominatedNodeName", "".into())));
         let dual = json!({"status": {"podIP": "10.0.0.1", "podIPs": [{"ip": "10.0.0.1"}, {"ip": "fd00::1"}]}});
         assert!(values(pods, &dual).contains(&("status.podIP", "10.0.0.1".into())));
-        assert!(values(pods, &dual).contains(&("status.podIPs", "".into())));
+        let v = values(pods, &dual);
+        let ips =
+            crate::selectors::FieldSelector::parse("status.podIPs=", selectable(pods)).unwrap();
+        assert!(ips.matches(&v), "status.podIPs reads empty");
         assert!(read_paths(pods).any(|p| p == "status.podIPs"));
     }
 

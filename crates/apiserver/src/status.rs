@@ -23,6 +23,15 @@ impl Cause {
         }
     }
 
+    /// A required field, with Kubernetes' detail of what is missing.
+    pub fn required_because(field: impl Into<String>, detail: &str) -> Cause {
+        Cause {
+            reason: "FieldValueRequired",
+            field: field.into(),
+            message: format!("Required value: {detail}"),
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, value: &Value, detail: impl AsRef<str>) -> Cause {
         let shown = match value {
             Value::String(s) => format!("{s:?}"),

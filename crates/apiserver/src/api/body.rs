@@ -97,14 +97,58 @@ pub fn content_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
+        .map(|v| Offer::parse(v).media)
         .unwrap_or_default()
+}
+
+/// One media type a client offers in `Accept` (or sends in
+/// `Content-Type`): the type, lowercase, and the parameters Kubernetes
+/// negotiates renderings with (`as`, `g`, `v`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Offer<'a> {
+    pub media: String,
+    pub as_: &'a str,
+    pub group: &'a str,
+    pub version: &'a str,
+}
+
+impl<'a> Offer<'a> {
+    fn parse(text: &'a str) -> Offer<'a> {
+        let mut parts = text.split(';').map(str::trim);
+        let mut offer = Offer {
+            media: parts.next().unwrap_or_default().to_ascii_lowercase(),
+            ..Offer::default()
+        };
+        for p in parts {
+            match p.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
+                Some(("as", v)) => offer.as_ = v,
+                Some(("g", v)) => offer.group = v,
+                Some(("v", v)) => offer.version = v,
+                _ => {}
+            }
+        }
+        offer
+    }
+
+    /// Whether the offer takes JSON.
+    pub fn is_json(&self) -> bool {
+        matches!(
+            self.media.as_str(),
+            "application/json" | "application/*" | "*/*"
+        )
+    }
+}
+
+/// The offers of the request's `Accept` headers, in the client's order of
+/// preference.
+pub fn accept_offers(headers: &HeaderMap) -> Vec<Offer<'_>> {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(Offer::parse)
+        .collect()
 }
 
 /// Checks that JSON does not nest deeper than [`MAX_DEPTH`], by scanning

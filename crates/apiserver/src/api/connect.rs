@@ -154,12 +154,10 @@ fn check_log_options(query: &Query, name: &str) -> Result<(), ApiError> {
     }
     // As Kubernetes' switch: both is one Forbidden, and nothing else.
     if given("sinceSeconds") && given("sinceTime") {
-        causes.push(Cause {
-            reason: "FieldValueForbidden",
-            field: String::new(),
-            message: "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified"
-                .into(),
-        });
+        causes.push(Cause::forbidden(
+            "",
+            "at most one of `sinceTime` or `sinceSeconds` may be specified",
+        ));
     } else if let Some(n) = number("sinceSeconds")?.filter(|n| *n < 1) {
         causes.push(Cause::invalid(
             "sinceSeconds",

@@ -5,31 +5,20 @@
 use super::body::{json_typed, value_response, Body};
 use crate::resources::{groups as served_groups, Resource, RESOURCES};
 use crate::status::ApiError;
-use http::{header, HeaderMap, Response, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
 use serde_json::{json, Value};
 
 /// The aggregated discovery version a client accepts, if any.
 fn aggregated_version(headers: &HeaderMap) -> Option<&'static str> {
-    let accept: String = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(",");
     // Offers are tried in the client's order of preference.
-    for offer in accept.split(',') {
-        let offer = offer.replace(' ', "");
-        if !offer.contains("g=apidiscovery.k8s.io") || !offer.contains("as=APIGroupDiscoveryList") {
-            continue;
-        }
-        if offer.contains("v=v2beta1") {
-            return Some("v2beta1");
-        }
-        if offer.contains("v=v2") {
-            return Some("v2");
-        }
-    }
-    None
+    super::body::accept_offers(headers)
+        .iter()
+        .filter(|o| o.group == "apidiscovery.k8s.io" && o.as_ == "APIGroupDiscoveryList")
+        .find_map(|o| match o.version {
+            "v2beta1" => Some("v2beta1"),
+            "v2" => Some("v2"),
+            _ => None,
+        })
 }
 
 fn scope(r: &Resource) -> &'static str {
@@ -219,7 +208,7 @@ mod tests {
 
     fn accept(v: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT, v.parse().unwrap());
+        h.insert(http::header::ACCEPT, v.parse().unwrap());
         h
     }
 

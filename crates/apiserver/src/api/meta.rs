@@ -186,11 +186,10 @@ pub fn prepare_create(
                 format!("{base}{}", suffix(5))
             }
             _ => {
-                causes.push(Cause {
-                    reason: "FieldValueRequired",
-                    field: "metadata.name".into(),
-                    message: "Required value: name or generateName is required".into(),
-                });
+                causes.push(Cause::required_because(
+                    "metadata.name",
+                    "name or generateName is required",
+                ));
                 String::new()
             }
         },

@@ -156,19 +156,9 @@ pub fn group_version(rest: &str) -> Result<Response<Body>, ApiError> {
 /// kubectl asks for v2 only as protobuf, which is not served: it takes the
 /// 404 and uses v3, whereas JSON in a protobuf answer would break it.
 pub fn v2(headers: &http::HeaderMap) -> Result<Response<Body>, ApiError> {
-    let accepts_json = headers
-        .get_all(http::header::ACCEPT)
+    let accepts_json = super::body::accept_offers(headers)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .any(|m| m == "application/json" || m == "*/*" || m == "application/*");
+        .any(super::body::Offer::is_json);
     let asked = headers.contains_key(http::header::ACCEPT);
     if asked && !accepts_json {
         return Err(ApiError::NoSuchResource);

@@ -5,44 +5,30 @@
 //! watch every resource this way and fail on anything else.
 
 use bytes::Bytes;
-use http::{header, HeaderMap};
+use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The `meta.k8s.io` version of PartialObjectMetadata the client asked
 /// for, if the first JSON rendering its Accept header offers is one.
 pub fn wanted(headers: &HeaderMap) -> Option<&'static str> {
-    for value in headers.get_all(header::ACCEPT) {
-        let Ok(text) = value.to_str() else { continue };
-        for offer in text.split(',') {
-            let mut parts = offer.split(';').map(str::trim);
-            let media = parts.next().unwrap_or_default();
-            if !matches!(media, "application/json" | "application/*" | "*/*") {
-                continue;
-            }
-            let (mut as_, mut group, mut version) = ("", "", "");
-            for p in parts {
-                match p.split_once('=') {
-                    Some(("as", v)) => as_ = v,
-                    Some(("g", v)) => group = v,
-                    Some(("v", v)) => version = v,
-                    _ => {}
-                }
-            }
-            if as_.is_empty() {
-                return None;
-            }
-            let partial = matches!(as_, "PartialObjectMetadata" | "PartialObjectMetadataList");
-            if partial && group == "meta.k8s.io" {
-                match version {
-                    "v1" => return Some("v1"),
-                    "v1beta1" => return Some("v1beta1"),
-                    _ => {}
-                }
-            } else if !partial {
-                // Another rendering (a Table) came first.
-                return None;
-            }
+    for offer in super::body::accept_offers(headers) {
+        if !offer.is_json() {
+            continue;
+        }
+        let partial = matches!(
+            offer.as_,
+            "PartialObjectMetadata" | "PartialObjectMetadataList"
+        );
+        if !partial {
+            // Plain JSON, or another rendering (a Table) came first.
+            return None;
+        }
+        match (offer.group, offer.version) {
+            ("meta.k8s.io", "v1") => return Some("v1"),
+            ("meta.k8s.io", "v1beta1") => return Some("v1beta1"),
+            // A version not served: the next offer may be.
+            _ => {}
         }
     }
     None
@@ -90,7 +76,7 @@ mod tests {
 
     fn accept(v: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        h.insert(http::header::ACCEPT, HeaderValue::from_str(v).unwrap());
         h
     }
 

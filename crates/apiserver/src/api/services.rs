@@ -499,11 +499,10 @@ pub fn prepare_update(resource: &Resource, next: &mut Value, old: &Value) -> Res
         let new_ips = cluster_ips(spec);
         if let Some(first) = old_ips.first() {
             match new_ips.first() {
-                None => causes.push(Cause {
-                    reason: "FieldValueRequired",
-                    field: "spec.clusterIPs[0]".into(),
-                    message: "Required value: primary clusterIP can not be unset".into(),
-                }),
+                None => causes.push(Cause::required_because(
+                    "spec.clusterIPs[0]",
+                    "primary clusterIP can not be unset",
+                )),
                 Some(now) if now != first => causes.push(Cause::invalid(
                     "spec.clusterIPs[0]",
                     &json!(new_ips),

@@ -151,6 +151,11 @@ pub async fn watch(
         table: wants_table(headers),
         partial: partial::wanted(headers),
     };
+    let ct = match enc.partial {
+        Some(version) => partial::content_type(version, false),
+        None if enc.table => "application/json;as=Table;v=v1;g=meta.k8s.io".into(),
+        None => "application/json".into(),
+    };
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let start_rv = api.cache.revision();
     tokio::spawn(async move {
@@ -199,11 +204,6 @@ pub async fn watch(
     let body = StreamBody::new(futures::StreamExt::map(stream, |b| {
         Ok::<_, Infallible>(Frame::data(b))
     }));
-    let ct = match partial::wanted(headers) {
-        Some(version) => partial::content_type(version, false),
-        None if wants_table(headers) => "application/json;as=Table;v=v1;g=meta.k8s.io".into(),
-        None => "application/json".into(),
-    };
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, ct)

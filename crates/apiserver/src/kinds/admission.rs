@@ -3,6 +3,7 @@
 //! 1.33 does (stored only: cuttle does not call or enforce them yet, and
 //! says so on every write).
 
+use super::set_default;
 use crate::status::Cause;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -13,36 +14,33 @@ pub(super) fn apply_defaults(kind: &str, obj: &mut Value) {
         "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
             let mutating = kind == "MutatingWebhookConfiguration";
             for hook in items_mut(obj, "webhooks") {
-                fill(hook, "failurePolicy", json!("Fail"));
-                fill(hook, "matchPolicy", json!("Equivalent"));
-                fill(hook, "namespaceSelector", json!({}));
-                fill(hook, "objectSelector", json!({}));
-                fill(hook, "timeoutSeconds", json!(10));
+                set_default(hook, "failurePolicy", json!("Fail"));
+                set_default(hook, "matchPolicy", json!("Equivalent"));
+                set_default(hook, "namespaceSelector", json!({}));
+                set_default(hook, "objectSelector", json!({}));
+                set_default(hook, "timeoutSeconds", json!(10));
                 if mutating {
-                    fill(hook, "reinvocationPolicy", json!("Never"));
+                    set_default(hook, "reinvocationPolicy", json!("Never"));
                 }
-                if let Some(service) = hook
-                    .pointer_mut("/clientConfig/service")
-                    .and_then(Value::as_object_mut)
-                {
-                    service.entry("port").or_insert(json!(443));
+                if let Some(service) = hook.pointer_mut("/clientConfig/service") {
+                    set_default(service, "port", json!(443));
                 }
                 for rule in items_mut(hook, "rules") {
-                    fill(rule, "scope", json!("*"));
+                    set_default(rule, "scope", json!("*"));
                 }
             }
         }
         "ValidatingAdmissionPolicy" => {
-            let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+            let Some(spec) = obj.get_mut("spec") else {
                 return;
             };
-            spec.entry("failurePolicy").or_insert(json!("Fail"));
+            set_default(spec, "failurePolicy", json!("Fail"));
             if let Some(mc) = spec.get_mut("matchConstraints") {
-                fill(mc, "matchPolicy", json!("Equivalent"));
-                fill(mc, "namespaceSelector", json!({}));
-                fill(mc, "objectSelector", json!({}));
+                set_default(mc, "matchPolicy", json!("Equivalent"));
+                set_default(mc, "namespaceSelector", json!({}));
+                set_default(mc, "objectSelector", json!({}));
                 for rule in items_mut(mc, "resourceRules") {
-                    fill(rule, "scope", json!("*"));
+                    set_default(rule, "scope", json!("*"));
                 }
             }
         }
@@ -83,13 +81,13 @@ fn validate_webhooks(obj: &Value, causes: &mut Vec<Cause>) {
             .pointer("/clientConfig/service")
             .is_some_and(|s| !s.is_null());
         if url == service {
-            causes.push(required_because(
+            causes.push(Cause::required_because(
                 at("clientConfig"),
                 "exactly one of url or service is required",
             ));
         }
         match hook.get("sideEffects").and_then(Value::as_str) {
-            None => causes.push(required_because(
+            None => causes.push(Cause::required_because(
                 at("sideEffects"),
                 "must specify one of None, NoneOnDryRun",
             )),
@@ -104,7 +102,7 @@ fn validate_webhooks(obj: &Value, causes: &mut Vec<Cause>) {
             check_rule(rule, &at(&format!("rules[{j}]")), causes);
         }
         if items(hook, "admissionReviewVersions").is_empty() {
-            causes.push(required_because(
+            causes.push(Cause::required_because(
                 at("admissionReviewVersions"),
                 "must specify one of v1, v1beta1",
             ));
@@ -129,7 +127,7 @@ fn validate_policy(obj: &Value, causes: &mut Vec<Cause>) {
         .map_or(0, Vec::len);
     if validations.is_empty() && audits == 0 {
         for field in ["spec.validations", "spec.auditAnnotations"] {
-            causes.push(required_because(
+            causes.push(Cause::required_because(
                 field,
                 "validations or auditAnnotations must contain at least one item",
             ));
@@ -140,7 +138,7 @@ fn validate_policy(obj: &Value, causes: &mut Vec<Cause>) {
             .and_then(Value::as_str)
             .is_none_or(str::is_empty)
         {
-            causes.push(required_because(
+            causes.push(Cause::required_because(
                 format!("spec.validations[{i}].expression"),
                 "expression is not specified",
             ));
@@ -187,7 +185,7 @@ fn validate_binding(obj: &Value, causes: &mut Vec<Cause>) {
         .map(Vec::as_slice)
         .unwrap_or_default();
     if actions.is_empty() {
-        causes.push(required_because(
+        causes.push(Cause::required_because(
             "spec.validationActions",
             "at least one validation action is required",
         ));
@@ -203,14 +201,6 @@ fn validate_binding(obj: &Value, causes: &mut Vec<Cause>) {
     }
 }
 
-fn required_because(field: impl Into<String>, why: &str) -> Cause {
-    Cause {
-        reason: "FieldValueRequired",
-        field: field.into(),
-        message: format!("Required value: {why}"),
-    }
-}
-
 fn items<'a>(obj: &'a Value, field: &str) -> &'a [Value] {
     obj.get(field)
         .and_then(Value::as_array)
@@ -223,12 +213,6 @@ fn items_mut<'a>(obj: &'a mut Value, field: &str) -> impl Iterator<Item = &'a mu
         .and_then(Value::as_array_mut)
         .into_iter()
         .flatten()
-}
-
-fn fill(obj: &mut Value, field: &str, value: Value) {
-    if let Some(m) = obj.as_object_mut() {
-        m.entry(field).or_insert(value);
-    }
 }
 
 #[cfg(test)]

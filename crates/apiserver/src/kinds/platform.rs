@@ -119,10 +119,10 @@ fn validate_ingress(obj: &Value, causes: &mut Vec<Cause>) {
         for (j, p) in paths.into_iter().flatten().enumerate() {
             let at = format!("{base}[{j}]");
             match p.get("pathType") {
-                None | Some(Value::Null) => causes.push(Cause {
-                    message: "Required value: pathType must be specified".into(),
-                    ..Cause::required(format!("{at}.pathType"))
-                }),
+                None | Some(Value::Null) => causes.push(Cause::required_because(
+                    format!("{at}.pathType"),
+                    "pathType must be specified",
+                )),
                 Some(t) if !PATH_TYPES.contains(&t.as_str().unwrap_or("")) => causes.push(
                     Cause::not_supported(format!("{at}.pathType"), t, PATH_TYPES),
                 ),
@@ -250,11 +250,10 @@ fn validate_service_cidr(obj: &Value, causes: &mut Vec<Cause>) {
         .map(Vec::as_slice)
         .unwrap_or_default();
     if cidrs.is_empty() {
-        causes.push(Cause {
-            reason: "FieldValueRequired",
-            field: "spec.cidrs".into(),
-            message: "Required value: at least one CIDR required".into(),
-        });
+        causes.push(Cause::required_because(
+            "spec.cidrs",
+            "at least one CIDR required",
+        ));
         return;
     }
     if cidrs.len() > 2 {

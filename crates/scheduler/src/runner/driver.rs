@@ -354,14 +354,7 @@ impl Driver {
                     self.parked.insert(key.clone(), pod);
                 }
                 tracing::info!("scheduler: {e}");
-                self.report(
-                    &key,
-                    Unschedulable {
-                        reason: "SchedulerError",
-                        message: e.to_string(),
-                        nominated_node: None,
-                    },
-                );
+                self.report_error(&key, &e);
             }
         }
     }
@@ -407,6 +400,18 @@ impl Driver {
         self.writer.unschedulable(p.pod.clone(), u);
     }
 
+    /// Reports a pod the scheduler cannot handle at all (not a fit failure).
+    fn report_error(&mut self, key: &str, e: &ScheduleError) {
+        self.report(
+            key,
+            Unschedulable {
+                reason: "SchedulerError",
+                message: e.to_string(),
+                nominated_node: None,
+            },
+        );
+    }
+
     fn schedule(&mut self, qp: QueuedPod) {
         let info = qp.info;
         let key = info.key.clone();
@@ -445,14 +450,7 @@ impl Driver {
                     .add_unschedulable(&key, fe.unschedulable_plugins.clone(), now);
             }
             Err(e) => {
-                self.report(
-                    &key,
-                    Unschedulable {
-                        reason: "SchedulerError",
-                        message: e.to_string(),
-                        nominated_node: None,
-                    },
-                );
+                self.report_error(&key, &e);
                 self.queue.add_unschedulable(&key, BTreeSet::new(), now);
             }
         }

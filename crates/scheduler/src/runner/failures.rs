@@ -63,15 +63,17 @@ impl FailureTracker {
                 .and_then(|s| s.container_statuses.as_ref())
                 .map_or(0, |cs| cs.iter().map(|c| i64::from(c.restart_count)).sum()),
         };
-        let new = match self.seen.insert(key.to_owned(), now) {
-            None => 0,
-            Some(before) => {
-                let restarts = now.restarts.saturating_sub(before.restarts).max(0);
-                u32::try_from(restarts)
-                    .unwrap_or(u32::MAX)
-                    .saturating_add(u32::from(now.failed && !before.failed))
-            }
+        // Every update of every owned, placed pod comes here: the key is
+        // copied only the first time.
+        let Some(seen) = self.seen.get_mut(key) else {
+            self.seen.insert(key.to_owned(), now);
+            return None;
         };
+        let before = std::mem::replace(seen, now);
+        let restarts = now.restarts.saturating_sub(before.restarts).max(0);
+        let new = u32::try_from(restarts)
+            .unwrap_or(u32::MAX)
+            .saturating_add(u32::from(now.failed && !before.failed));
         (new > 0).then_some((owner, node, new))
     }
 
