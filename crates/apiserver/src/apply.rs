@@ -48,7 +48,7 @@ pub type Path = Vec<Step>;
 pub type FieldSet = BTreeSet<Path>;
 
 /// Metadata fields that identify the object or belong to the server.
-const UNTRACKED_META: &[&str] = &[
+pub(crate) const UNTRACKED_META: &[&str] = &[
     "name",
     "namespace",
     "uid",
@@ -130,111 +130,6 @@ pub fn fields_of(kind: &str, obj: &Value) -> FieldSet {
     let mut out = FieldSet::new();
     collect(kind, &mut Vec::new(), obj, &mut Vec::new(), &mut out);
     out
-}
-
-/// The `FieldsV1` of every field an object sets, built in one walk over
-/// the object: what `to_fields_v1(&fields_of(kind, obj))` gives, without
-/// the set of cloned paths in between (a create pays this on every object).
-pub fn fields_v1_of(kind: &str, obj: &Value) -> Value {
-    let mut out = Map::new();
-    if let Some(m) = obj.as_object() {
-        object_fields(kind, &mut Vec::new(), m, Level::Root, &mut out);
-    }
-    Value::Object(out)
-}
-
-/// Where an object sits: fields skipped at the root and in its metadata.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Level {
-    Root,
-    Metadata,
-    Inner,
-}
-
-/// `names` holds the enclosing field names (borrowed from the object),
-/// which decide how a list merges.
-fn object_fields<'a>(
-    kind: &str,
-    names: &mut Vec<&'a str>,
-    m: &'a Map<String, Value>,
-    level: Level,
-    out: &mut Map<String, Value>,
-) {
-    for (k, child) in m {
-        let skipped = match level {
-            Level::Root => matches!(k.as_str(), "apiVersion" | "kind" | "status"),
-            Level::Metadata => UNTRACKED_META.contains(&k.as_str()),
-            Level::Inner => false,
-        };
-        if skipped {
-            continue;
-        }
-        let node = match child {
-            Value::Array(items) => list_fields(kind, names, k, items),
-            Value::Object(cm) if !cm.is_empty() => {
-                let child_level = if level == Level::Root && k == "metadata" {
-                    Level::Metadata
-                } else {
-                    Level::Inner
-                };
-                let mut sub = Map::new();
-                names.push(k);
-                object_fields(kind, names, cm, child_level, &mut sub);
-                names.pop();
-                (!sub.is_empty()).then_some(Value::Object(sub))
-            }
-            // A scalar or an empty object is a leaf.
-            _ => Some(Value::Object(Map::new())),
-        };
-        if let Some(node) = node {
-            out.insert(format!("f:{k}"), node);
-        }
-    }
-}
-
-fn list_fields<'a>(
-    kind: &str,
-    names: &mut Vec<&'a str>,
-    field: &'a str,
-    items: &'a [Value],
-) -> Option<Value> {
-    let mut out = Map::new();
-    match list_merge(kind, names, field) {
-        ListMerge::ByKey(key) => {
-            names.push(field);
-            for item in items {
-                let Some(id) = item.get(key) else { continue };
-                let mut node = Map::new();
-                node.insert(".".into(), Value::Object(Map::new()));
-                if let Some(im) = item.as_object() {
-                    object_fields(kind, names, im, Level::Inner, &mut node);
-                }
-                out.insert(format!("k:{}", json!({ key: id })), Value::Object(node));
-            }
-            names.pop();
-        }
-        ListMerge::Set => {
-            for item in items {
-                out.insert(format!("v:{item}"), Value::Object(Map::new()));
-            }
-        }
-        // Atomic lists are owned whole.
-        ListMerge::Replace => return Some(Value::Object(Map::new())),
-    }
-    (!out.is_empty()).then_some(Value::Object(out))
-}
-
-/// Records a create by `manager` on an object without managedFields: it
-/// owns every field it set.
-pub fn record_create(kind: &str, api_version: &str, obj: &mut Value, manager: &str) {
-    let fields = fields_v1_of(kind, obj);
-    if fields.as_object().is_none_or(Map::is_empty) {
-        return;
-    }
-    let entry = managed_fields_entry(manager, "Update", api_version, now(), "", fields);
-    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.insert("managedFields".into(), Value::Array(vec![entry]));
-    }
 }
 
 /// One `managedFields` entry. Built by moving `fields` in: `json!` would
@@ -445,7 +340,8 @@ fn write_entries(obj: &mut Value, entries: &[Entry]) {
     }
 }
 
-fn now() -> String {
+/// The time a managedFields entry records: seconds, UTC.
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
@@ -602,48 +498,6 @@ mod tests {
         assert!(v["f:metadata"]["f:labels"].get("f:app").is_some());
         assert!(v["f:metadata"].get("f:name").is_none());
         assert_eq!(from_fields_v1(&v), set);
-    }
-
-    #[test]
-    fn a_create_owns_what_the_field_set_says() {
-        // One walk gives what building the set and encoding it gives, on
-        // objects with keyed lists, set lists, atomic lists, empty objects
-        // and untracked metadata.
-        let pod = json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "p", "namespace": "d", "uid": "u", "labels": {"a": "b"},
-                         "finalizers": ["x", "y"], "ownerReferences": [{"uid": "o", "name": "rs"}]},
-            "spec": {
-                "containers": [
-                    {"name": "c", "image": "i", "ports": [{"containerPort": 80, "protocol": "TCP"}],
-                     "args": ["a", "b"], "resources": {}, "env": [{"name": "E", "value": "1"}]},
-                    {"name": "d", "image": "j"}
-                ],
-                "tolerations": [{"key": "k", "operator": "Exists"}],
-                "volumes": [{"name": "v", "emptyDir": {}}],
-                "nodeSelector": {"zone": "a"},
-                "securityContext": {},
-                "terminationGracePeriodSeconds": 30
-            },
-            "status": {"phase": "Pending"}
-        });
-        for (kind, obj) in [("Pod", pod), ("Deployment", deploy(3, "z"))] {
-            assert_eq!(
-                fields_v1_of(kind, &obj),
-                to_fields_v1(&fields_of(kind, &obj)),
-                "{kind}"
-            );
-        }
-        let mut cm = json!({"metadata": {"name": "only-name"}});
-        record_create("ConfigMap", "v1", &mut cm, "m");
-        assert!(
-            cm["metadata"].get("managedFields").is_none(),
-            "nothing owned"
-        );
-        let mut cm = json!({"metadata": {"name": "x"}, "data": {"k": "v"}});
-        record_create("ConfigMap", "v1", &mut cm, "m");
-        assert_eq!(cm["metadata"]["managedFields"][0]["manager"], "m");
-        assert!(cm["metadata"]["managedFields"][0]["fieldsV1"]["f:data"]["f:k"].is_object());
     }
 
     #[test]

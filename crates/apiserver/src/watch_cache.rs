@@ -133,73 +133,8 @@ pub fn set_resource_version(obj: &mut Value, rev: Revision) {
 /// `metadata` object of serialized JSON that has none. `None` when the
 /// bytes have no top-level metadata object or already carry a version.
 pub fn splice_resource_version(json: &[u8], rev: Revision) -> Option<Vec<u8>> {
-    const KEY: &[u8] = b"\"metadata\":{";
-    let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
-    let mut at = None;
-    for (i, &b) in json.iter().enumerate() {
-        if in_str {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => {
-                if depth == 1 && json[i..].starts_with(KEY) {
-                    at = Some(i + KEY.len());
-                    break;
-                }
-                in_str = true;
-            }
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    let at = at?;
-    let meta = &json[at..];
-    // The metadata object's own keys, up to its closing brace.
-    let (mut depth, mut in_str, mut escaped, mut end) = (1usize, false, false, meta.len());
-    for (i, &b) in meta.iter().enumerate() {
-        if in_str {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth -= 1;
-                if depth == 0 {
-                    end = i;
-                    break;
-                }
-            }
-            _ => {}
-        }
-    }
-    const RV: &[u8] = b"\"resourceVersion\":";
-    if meta[..end].windows(RV.len()).any(|w| w == RV) {
-        return None;
-    }
-    let field = format!("\"resourceVersion\":\"{rev}\"");
-    let empty = meta.first() == Some(&b'}');
-    let mut out = Vec::with_capacity(json.len() + field.len() + 1);
-    out.extend_from_slice(&json[..at]);
-    out.extend_from_slice(field.as_bytes());
-    if !empty {
-        out.push(b',');
-    }
-    out.extend_from_slice(meta);
-    Some(out)
+    let value = format!("\"{rev}\"");
+    crate::splice::into_metadata(json, "resourceVersion", value.as_bytes())
 }
 
 fn name_of(key: &str, prefix: &str) -> (Option<String>, String) {

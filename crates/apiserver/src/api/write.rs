@@ -174,7 +174,7 @@ async fn create(
     if resource.kind == "CertificateSigningRequest" {
         set_requestor(&mut obj, r.user.as_ref());
     }
-    record_create(resource, query, &mut obj);
+    let managed = created_managed_fields(resource, query, &mut obj);
     if resource.group.is_empty() && resource.kind == "Pod" {
         super::priority::admit(api, &mut obj, &name).await?;
     }
@@ -196,13 +196,13 @@ async fn create(
     }
     let held = super::services::allocate_create(api, resource, &mut obj, dry_run(query)).await?;
     let key = resource.key(r.namespace.as_deref(), &name);
+    let stored = encode_created(&obj, managed)?;
     if dry_run(query) {
         return Ok(with_warnings(
-            value_response(StatusCode::CREATED, &obj),
+            json_response(StatusCode::CREATED, Bytes::from(stored)),
             &warnings,
         ));
     }
-    let stored = encode(&obj)?;
     let rev = api
         .store
         .create(&key, stored.clone(), None)
@@ -210,7 +210,7 @@ async fn create(
         .map_err(|e| from_store(e, resource, &name))?;
     held.commit(rev);
     Ok(with_warnings(
-        stored_response(StatusCode::CREATED, &stored, &mut obj, rev),
+        stored_response(StatusCode::CREATED, &stored, rev)?,
         &warnings,
     ))
 }
@@ -231,20 +231,39 @@ fn set_requestor(csr: &mut Value, user: Option<&crate::auth::User>) {
     spec.remove("extra");
 }
 
-/// Records the creating manager as the owner of every field it set
-/// (defaults included, admission and initial status not), as Kubernetes'
-/// field manager does for a create; a body that brings managedFields
-/// (server-side apply's create) keeps them.
-fn record_create(resource: &Resource, query: &Query, obj: &mut Value) {
-    let Some(manager) = query.get("fieldManager").filter(|m| !m.is_empty()) else {
-        return;
+/// The managedFields of a create, serialized: the creating manager owns
+/// every field it set (defaults included, admission and initial status
+/// not), as Kubernetes' field manager records a create. `None` when a body
+/// brings its own (server-side apply's create), which `obj` keeps.
+fn created_managed_fields(resource: &Resource, query: &Query, obj: &mut Value) -> Option<Vec<u8>> {
+    let manager = query.get("fieldManager").filter(|m| !m.is_empty())?;
+    let meta = obj.get_mut("metadata")?.as_object_mut()?;
+    match meta.get("managedFields") {
+        Some(Value::Array(brought)) if !brought.is_empty() => return None,
+        Some(_) => drop(meta.remove("managedFields")),
+        None => {}
+    }
+    crate::created_fields::managed_fields(
+        resource.kind,
+        &resource.api_version(),
+        obj,
+        manager,
+        &crate::apply::now(),
+    )
+}
+
+/// The stored form of a created object: `obj` with its managedFields
+/// spliced into the serialized metadata.
+fn encode_created(obj: &Value, managed: Option<Vec<u8>>) -> Result<Vec<u8>, ApiError> {
+    let encoded = encode(obj)?;
+    let Some(managed) = managed else {
+        return Ok(encoded);
     };
-    let brought = obj
-        .pointer("/metadata/managedFields")
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty());
-    if !brought {
-        crate::apply::record_create(resource.kind, &resource.api_version(), obj, manager);
+    match crate::splice::into_metadata(&encoded, "managedFields", &managed) {
+        Some(stored) => Ok(stored),
+        None => Err(ApiError::internal(
+            "a created object has no metadata to record its managedFields in",
+        )),
     }
 }
 
@@ -253,16 +272,14 @@ fn record_create(resource: &Resource, query: &Query, obj: &mut Value) {
 fn stored_response(
     code: StatusCode,
     stored: &[u8],
-    obj: &mut Value,
     rev: Revision,
-) -> Response<Body> {
-    match splice_resource_version(stored, rev) {
-        Some(bytes) => json_response(code, Bytes::from(bytes)),
-        None => {
-            set_resource_version(obj, rev);
-            value_response(code, obj)
-        }
+) -> Result<Response<Body>, ApiError> {
+    if let Some(bytes) = splice_resource_version(stored, rev) {
+        return Ok(json_response(code, Bytes::from(bytes)));
     }
+    let mut obj: Value = serde_json::from_slice(stored).map_err(ApiError::internal)?;
+    set_resource_version(&mut obj, rev);
+    Ok(value_response(code, &obj))
 }
 
 /// What a read-modify-write produced.
