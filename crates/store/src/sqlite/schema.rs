@@ -73,6 +73,13 @@ pub(crate) fn open_connection(path: &std::path::Path) -> rusqlite::Result<Connec
     Ok(conn)
 }
 
+/// Copies what it can of the WAL into the database file without waiting
+/// for anyone (PASSIVE); returns how many frames the WAL holds.
+pub(crate) fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("PRAGMA wal_checkpoint(PASSIVE)")?
+        .query_row([], |r| r.get(1))
+}
+
 pub(crate) fn read_meta(conn: &Connection, name: &str) -> rusqlite::Result<i64> {
     conn.prepare_cached("SELECT value FROM meta WHERE name = ?1")?
         .query_row([name], |r| r.get(0))

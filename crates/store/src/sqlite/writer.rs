@@ -12,6 +12,7 @@ use super::watch::{Hub, Published};
 use crate::error::{Error, Result};
 use crate::types::*;
 use rusqlite::{params, Connection};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -64,6 +65,8 @@ pub(crate) struct Writer {
     compacting: Option<Revision>,
     hub: Arc<Hub>,
     leases: Arc<super::lease::Leases>,
+    /// Set by the checkpoint thread when the WAL is long.
+    wal_long: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -72,6 +75,7 @@ impl Writer {
         path: String,
         hub: Arc<Hub>,
         leases: Arc<super::lease::Leases>,
+        wal_long: Arc<AtomicBool>,
     ) -> Result<Writer> {
         let revs = schema::read_revisions(&conn).map_err(sql_err(&path))?;
         // Finish a compaction a crash interrupted: its rows may remain.
@@ -84,6 +88,7 @@ impl Writer {
             compacting,
             hub,
             leases,
+            wal_long,
         })
     }
 
@@ -113,9 +118,25 @@ impl Writer {
                 }
             }
             self.commit_batch(batch);
+            self.finish_checkpoint();
             if self.compacting.is_some() {
                 self.compact_chunk();
             }
+        }
+    }
+
+    /// When the checkpoint thread found the WAL long, copies the frames it
+    /// left (those written since it ran) into the database file, so that
+    /// the next commit starts the WAL over and reuses its file. SQLite
+    /// restarts a WAL only once all of it is copied, which the background
+    /// copy never reaches while writes keep coming. A checkpoint already
+    /// running makes this one give up at once; it is asked again later.
+    fn finish_checkpoint(&mut self) {
+        if !self.wal_long.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        if let Err(e) = schema::checkpoint(&self.conn) {
+            tracing::debug!(error = %e, "writer's checkpoint skipped");
         }
     }
 
