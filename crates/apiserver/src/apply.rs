@@ -61,7 +61,15 @@ pub(crate) const UNTRACKED_META: &[&str] = &[
     "selfLink",
 ];
 
-fn collect(kind: &str, names: &mut Vec<String>, v: &Value, path: &mut Path, out: &mut FieldSet) {
+/// Adds the leaf fields `v` sets, under `path`, to `out`; `names` holds the
+/// enclosing field names, which decide how a list merges.
+pub(crate) fn collect(
+    kind: &str,
+    names: &mut Vec<String>,
+    v: &Value,
+    path: &mut Path,
+    out: &mut FieldSet,
+) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             for (k, child) in m {

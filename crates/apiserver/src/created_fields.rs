@@ -6,7 +6,7 @@
 //! same bytes into one buffer, which the write path splices into the
 //! stored object.
 
-use crate::apply::UNTRACKED_META;
+use crate::apply::{collect, to_fields_v1, FieldSet, Step, UNTRACKED_META};
 use crate::patch::{list_merge, ListMerge};
 use serde_json::{Map, Value};
 
@@ -166,13 +166,13 @@ fn write_list<'a>(
                             write_fields(kind, names, im, Level::Inner, true, out);
                         }
                     }
-                    // Items sharing a key own the union of their fields.
+                    // Items sharing a key (rare: Kubernetes accepts
+                    // duplicate env names) own the union of their fields,
+                    // which the field set works out.
                     _ => {
-                        let merged = union(same_key.iter().map(|(_, item)| *item));
-                        if let Some(im) = merged.as_object() {
-                            let mut scoped = names.clone();
-                            write_fields(kind, &mut scoped, im, Level::Inner, true, out);
-                        }
+                        out.truncate(out.len() - b"{\".\":{}".len());
+                        write_union(kind, names, same_key, out);
+                        continue;
                     }
                 }
                 out.push(b'}');
@@ -206,28 +206,26 @@ fn write_list<'a>(
     }
 }
 
-/// One value holding every field of `items` (list items that share a
-/// merge key): objects merge key by key, lists join, later scalars win.
-fn union<'a>(items: impl Iterator<Item = &'a Value>) -> Value {
-    fn merge(into: &mut Value, from: &Value) {
-        match (into, from) {
-            (Value::Object(a), Value::Object(b)) => {
-                for (k, v) in b {
-                    match a.get_mut(k) {
-                        Some(existing) => merge(existing, v),
-                        None => drop(a.insert(k.clone(), v.clone())),
-                    }
-                }
-            }
-            (Value::Array(a), Value::Array(b)) => a.extend(b.iter().cloned()),
-            (into, from) => *into = from.clone(),
-        }
+/// Writes the fields of list items that share the merge key `k:<id>` (the
+/// first of each pair), as the field set of them all encodes them.
+fn write_union(kind: &str, names: &[&str], items: &[(String, &Value)], out: &mut Vec<u8>) {
+    let key_path = vec![Step::Key(items[0].0["k:".len()..].to_owned())];
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let mut set = FieldSet::new();
+    set.insert(key_path.clone());
+    for (_, item) in items {
+        collect(
+            kind,
+            &mut names.clone(),
+            item,
+            &mut key_path.clone(),
+            &mut set,
+        );
     }
-    let mut out = Value::Object(Map::new());
-    for item in items {
-        merge(&mut out, item);
-    }
-    out
+    let encoded = to_fields_v1(&set);
+    let body = encoded.as_object().and_then(|m| m.values().next());
+    // Encoding a Value of objects cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &body.unwrap_or(&Value::Null));
 }
 
 /// Writes `s` as a JSON string, quoted.
@@ -272,7 +270,7 @@ fn write_str_contents(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::{fields_of, to_fields_v1};
+    use crate::apply::fields_of;
     use serde_json::json;
 
     /// What the walk must give: the field set, built and encoded.

@@ -8,22 +8,32 @@ use memchr::memmem;
 
 /// Inserts `"<key>":<value>` (`value` already JSON) at the start of the
 /// top-level `metadata` object of serialized JSON that has no such key.
-/// `None` when the bytes have no top-level metadata object or the key is
-/// already there.
+/// `None` when the bytes have no top-level metadata object or the key may
+/// already be there.
 pub fn into_metadata(json: &[u8], key: &str, value: &[u8]) -> Option<Vec<u8>> {
     let at = metadata_start(json)?;
-    let meta = &json[at..];
     let quoted_key = format!("\"{key}\":");
     // The key's text anywhere after the metadata's start is rare (an
     // annotation could hold it): only then is the metadata's extent worked
-    // out to tell whether the key is its own.
-    if memmem::find(meta, quoted_key.as_bytes()).is_some() {
-        let end = object_end(meta);
-        if memmem::find(&meta[..end], quoted_key.as_bytes()).is_some() {
+    // out to tell whether the key is in it.
+    if memmem::find(&json[at..], quoted_key.as_bytes()).is_some() {
+        let end = at + object_end(&json[at..]);
+        if memmem::find(&json[at..end], quoted_key.as_bytes()).is_some() {
             return None;
         }
     }
-    let empty = meta.first() == Some(&b'}');
+    Some(insert_at(json, at, &quoted_key, value))
+}
+
+/// [`into_metadata`] for a key the caller knows the metadata lacks (it
+/// removed it before encoding), however the metadata's text reads.
+pub fn prepend_to_metadata(json: &[u8], key: &str, value: &[u8]) -> Option<Vec<u8>> {
+    let at = metadata_start(json)?;
+    Some(insert_at(json, at, &format!("\"{key}\":"), value))
+}
+
+fn insert_at(json: &[u8], at: usize, quoted_key: &str, value: &[u8]) -> Vec<u8> {
+    let empty = json.get(at) == Some(&b'}');
     let mut out = Vec::with_capacity(json.len() + quoted_key.len() + value.len() + 1);
     out.extend_from_slice(&json[..at]);
     out.extend_from_slice(quoted_key.as_bytes());
@@ -31,8 +41,8 @@ pub fn into_metadata(json: &[u8], key: &str, value: &[u8]) -> Option<Vec<u8>> {
     if !empty {
         out.push(b',');
     }
-    out.extend_from_slice(meta);
-    Some(out)
+    out.extend_from_slice(&json[at..]);
+    out
 }
 
 /// The offset just inside the top-level `"metadata":{`.
@@ -151,8 +161,7 @@ mod tests {
 
     #[test]
     fn the_key_text_elsewhere_does_not_stop_the_splice() {
-        // In an annotation's value, in an annotation's key under metadata,
-        // and in the spec after the metadata.
+        // In an annotation's value and in the spec after the metadata.
         let obj = json!({
             "metadata": {"name": "x", "annotations": {"note": "\"resourceVersion\":\"1\""}},
             "spec": {"resourceVersion": "9"}
@@ -165,5 +174,13 @@ mod tests {
         // check is on the metadata's text: refused, and the caller falls
         // back to serializing the object.
         assert!(spliced(&in_annotations, "resourceVersion", "\"5\"").is_none());
+        // Unless the caller knows the metadata lacks the key.
+        let bytes = serde_json::to_vec(&in_annotations).unwrap();
+        let got: Value = serde_json::from_slice(
+            &prepend_to_metadata(&bytes, "resourceVersion", b"\"5\"").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(got["metadata"]["resourceVersion"], "5");
+        assert_eq!(got["metadata"]["annotations"]["resourceVersion"], "1");
     }
 }

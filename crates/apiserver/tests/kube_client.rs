@@ -338,3 +338,44 @@ async fn metadata_only_reads_lists_and_watches() {
         .unwrap();
     assert_eq!(m.metadata.name.as_deref(), Some("meta-b"));
 }
+
+/// A create records its manager's fields and answers with what it stored,
+/// whatever the object's labels are called (the answer is the stored bytes
+/// with fields spliced into the metadata) and whether or not it is a dry
+/// run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_record_their_fields_whatever_the_labels_say() {
+    let c = Cluster::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(client(&c).await, "default");
+    let odd = cm(
+        "odd",
+        &[
+            ("managedFields", "1"),
+            ("resourceVersion", "2"),
+            ("metadata", "3"),
+        ],
+    );
+    let pp = PostParams {
+        field_manager: Some("tester".into()),
+        ..Default::default()
+    };
+    let dry = PostParams {
+        dry_run: true,
+        ..pp.clone()
+    };
+    for (params, stored) in [(&dry, false), (&pp, true)] {
+        let created = api.create(params, &odd).await.unwrap();
+        let meta = &created.metadata;
+        assert_eq!(meta.labels, odd.metadata.labels);
+        let managed = meta.managed_fields.as_ref().expect("managedFields");
+        assert_eq!(managed.len(), 1);
+        assert_eq!(managed[0].manager.as_deref(), Some("tester"));
+        let fields = &managed[0].fields_v1.as_ref().unwrap().0;
+        assert!(fields["f:metadata"]["f:labels"]["f:managedFields"].is_object());
+        assert!(fields["f:data"]["f:k"].is_object());
+        assert_eq!(meta.resource_version.is_some(), stored);
+    }
+    let got = api.get("odd").await.unwrap();
+    assert_eq!(got.metadata.labels, odd.metadata.labels);
+    assert_eq!(got.metadata.managed_fields.unwrap().len(), 1);
+}

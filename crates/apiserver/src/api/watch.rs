@@ -135,7 +135,11 @@ pub async fn watch(
         if n > api.cache.revision() {
             wait_fresh(api, Some(n)).await?;
         }
-    } else if rv.is_none() {
+    } else if rv.is_none() || (send_initial && rv == Some(0)) {
+        // A streaming list from "0" may be served from any state, but
+        // client-go and kube-rs send "0" for their initial list, and their
+        // users expect their own acknowledged writes in it: the cache
+        // catches up with the store first (a wait of a commit or two).
         wait_fresh(api, None).await?;
     }
     let (first, mut live) = api

@@ -259,7 +259,8 @@ fn encode_created(obj: &Value, managed: Option<Vec<u8>>) -> Result<Vec<u8>, ApiE
     let Some(managed) = managed else {
         return Ok(encoded);
     };
-    match crate::splice::into_metadata(&encoded, "managedFields", &managed) {
+    // `created_managed_fields` took any managedFields out of the object.
+    match crate::splice::prepend_to_metadata(&encoded, "managedFields", &managed) {
         Some(stored) => Ok(stored),
         None => Err(ApiError::internal(
             "a created object has no metadata to record its managedFields in",

@@ -15,15 +15,22 @@ use rusqlite::{params, Connection};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// The most requests committed in one transaction. Smaller batches keep
-/// the writer and the request threads working side by side instead of in
-/// turns (all clients' writes in one batch, then all their answers):
-/// alternating runs with 64 clients creating pods gave a p99 of 10.8-12.4
-/// ms against 11.8-14.0 ms with 512, and the scheduler's end-to-end bench
-/// more pods/s; 16 and 8 were no better.
-const MAX_BATCH: usize = 32;
+/// The most requests committed in one transaction while commits are
+/// quick. Smaller batches keep the writer and the request threads working
+/// side by side instead of in turns (all clients' writes in one batch, then
+/// all their answers): alternating runs with 64 clients creating pods gave
+/// a p99 of 10.8-12.4 ms against 11.8-14.0 ms with 512, and the scheduler's
+/// end-to-end bench more pods/s; 16 and 8 were no better.
+const QUICK_BATCH: usize = 32;
+/// The most requests committed in one transaction when a commit (its
+/// fsync) is slow: a slow disk makes one fsync for many writes the thing
+/// that matters, and 32 per fsync would cap a 10 ms disk at 3,200 writes/s.
+const MAX_BATCH: usize = 512;
+/// A commit slower than this makes the next batch take up to [`MAX_BATCH`].
+const SLOW_COMMIT: Duration = Duration::from_millis(3);
 /// Rows compaction deletes per transaction, so that writers never wait long.
 const COMPACT_CHUNK: i64 = 2_000;
 
@@ -72,6 +79,8 @@ pub(crate) struct Writer {
     leases: Arc<super::lease::Leases>,
     /// Set by the checkpoint thread when the WAL is long.
     wal_long: Arc<AtomicBool>,
+    /// How long the last COMMIT (with its fsync) took.
+    last_commit: Duration,
 }
 
 impl Writer {
@@ -94,6 +103,7 @@ impl Writer {
             hub,
             leases,
             wal_long,
+            last_commit: Duration::ZERO,
         })
     }
 
@@ -116,7 +126,12 @@ impl Writer {
                 }
             };
             let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
+            let cap = if self.last_commit > SLOW_COMMIT {
+                MAX_BATCH
+            } else {
+                QUICK_BATCH
+            };
+            while batch.len() < cap {
                 match rx.try_recv() {
                     Ok(r) => batch.push(r),
                     Err(_) => break,
@@ -163,7 +178,10 @@ impl Writer {
             if self.rev != start_rev {
                 schema::write_meta(&self.conn, "rev", self.rev)?;
             }
-            self.conn.execute_batch("COMMIT")
+            let started = Instant::now();
+            let done = self.conn.execute_batch("COMMIT");
+            self.last_commit = started.elapsed();
+            done
         })();
         if let Err(e) = committed {
             tracing::error!(path = %self.path, error = %e, "store commit failed");
