@@ -691,6 +691,8 @@ async fn typed_client_commands_send_protobuf() {
             "--min-available=1",
         ],
         vec!["run", "solo", "--image=busybox", "--", "sleep", "1000"],
+        // An ingress rule's value is an inline Go struct: nested in protobuf.
+        vec!["create", "ingress", "ing", "--rule=foo.com/bar=svc:80"],
     ];
     for args in created {
         // The namespace flag first: what follows `--` is the command.
@@ -699,6 +701,24 @@ async fn typed_client_commands_send_protobuf() {
     }
     c.ok(&["create", "priorityclass", "high", "--value=1000"])
         .await;
+
+    let rule = c
+        .ok(&[
+            "get",
+            "ingress",
+            "ing",
+            "-n",
+            "pb",
+            "-o",
+            "jsonpath={.spec.rules[0]}",
+        ])
+        .await;
+    let rule: serde_json::Value = serde_json::from_str(&rule).unwrap();
+    assert_eq!(rule["host"], "foo.com");
+    assert_eq!(
+        rule["http"]["paths"][0]["backend"]["service"]["name"],
+        "svc"
+    );
 
     // What arrived is what was sent, with Kubernetes' defaults.
     let spec = c

@@ -48,6 +48,81 @@ const OMIT_ZERO: &[&str] = &[
     "tty",
 ];
 
+/// Go structs embedded with `json:",inline"`: JSON puts their fields in the
+/// parent object, protobuf nests them as one field of the parent's message.
+/// (message, field). Neither k8s-pb nor k8s-openapi marks them, so the
+/// generated tables name the field as any other; found by the fields of the
+/// generated tables that k8s-openapi's structs lack.
+const INLINE: &[(&str, &str)] = &[
+    ("api.core.v1.Probe", "handler"),
+    ("api.core.v1.Volume", "volumeSource"),
+    ("api.core.v1.PersistentVolumeSpec", "persistentVolumeSource"),
+    ("api.core.v1.EphemeralContainer", "ephemeralContainerCommon"),
+    ("api.core.v1.ConfigMapEnvSource", "localObjectReference"),
+    ("api.core.v1.ConfigMapKeySelector", "localObjectReference"),
+    ("api.core.v1.ConfigMapProjection", "localObjectReference"),
+    ("api.core.v1.ConfigMapVolumeSource", "localObjectReference"),
+    ("api.core.v1.SecretEnvSource", "localObjectReference"),
+    ("api.core.v1.SecretKeySelector", "localObjectReference"),
+    ("api.core.v1.SecretProjection", "localObjectReference"),
+    ("api.networking.v1.IngressRule", "ingressRuleValue"),
+    ("api.networking.v1beta1.IngressRule", "ingressRuleValue"),
+    ("api.extensions.v1beta1.IngressRule", "ingressRuleValue"),
+    (
+        "api.admissionregistration.v1.NamedRuleWithOperations",
+        "ruleWithOperations",
+    ),
+    (
+        "api.admissionregistration.v1alpha1.NamedRuleWithOperations",
+        "ruleWithOperations",
+    ),
+    (
+        "api.admissionregistration.v1beta1.NamedRuleWithOperations",
+        "ruleWithOperations",
+    ),
+    ("api.admissionregistration.v1.RuleWithOperations", "rule"),
+    (
+        "api.admissionregistration.v1beta1.RuleWithOperations",
+        "rule",
+    ),
+    (
+        "api.resource.v1alpha3.DeviceAllocationConfiguration",
+        "deviceConfiguration",
+    ),
+    (
+        "api.resource.v1alpha3.DeviceClaimConfiguration",
+        "deviceConfiguration",
+    ),
+    (
+        "api.resource.v1alpha3.DeviceClassConfiguration",
+        "deviceConfiguration",
+    ),
+    (
+        "api.resource.v1beta1.DeviceAllocationConfiguration",
+        "deviceConfiguration",
+    ),
+    (
+        "api.resource.v1beta1.DeviceClaimConfiguration",
+        "deviceConfiguration",
+    ),
+    (
+        "api.resource.v1beta1.DeviceClassConfiguration",
+        "deviceConfiguration",
+    ),
+    (
+        "api.resource.v1beta2.DeviceAllocationConfiguration",
+        "deviceConfiguration",
+    ),
+    (
+        "api.resource.v1beta2.DeviceClaimConfiguration",
+        "deviceConfiguration",
+    ),
+    (
+        "api.resource.v1beta2.DeviceClassConfiguration",
+        "deviceConfiguration",
+    ),
+];
+
 /// Nesting deeper than this is refused (the JSON path allows 100 levels of
 /// brackets; a message level is about two of them).
 const MAX_DEPTH: usize = 64;
@@ -300,6 +375,12 @@ fn decode_object(bytes: &[u8], message: &Message, depth: usize) -> Result<Value,
             }
             wire => {
                 let value = decode_value(wire, raw, field.json, depth)?;
+                if let Value::Object(inlined) = &value {
+                    if INLINE.contains(&(message.name, field.json)) {
+                        out.extend(inlined.clone());
+                        continue;
+                    }
+                }
                 // A zero string is an unset Go field; a zero Time is null.
                 let zero = value.as_i64() == Some(0) || value.as_bool() == Some(false);
                 if value.is_null()

@@ -218,3 +218,51 @@ fn formats_go_durations() {
     assert_eq!(go_duration(150_000_000), "150ms");
     assert_eq!(go_duration(-2_000), "-2µs");
 }
+
+/// Fields of Go structs embedded inline (a probe's handler, a volume's
+/// source, a key selector's object reference) arrive nested in protobuf and
+/// belong in their parent in JSON, as a controller's Pod has them.
+#[test]
+fn inlines_embedded_structs() {
+    let mut name_ref = W::default();
+    name_ref.str(1, "settings");
+    let mut key_ref = W::default();
+    key_ref.msg(1, &name_ref).str(2, "level");
+    let mut value_from = W::default();
+    value_from.msg(3, &key_ref);
+    let mut env = W::default();
+    env.str(1, "LEVEL").msg(3, &value_from);
+    let mut http_get = W::default();
+    http_get.str(1, "/healthz");
+    let mut handler = W::default();
+    handler.msg(2, &http_get);
+    let mut probe = W::default();
+    probe.msg(1, &handler).int(4, 10);
+    let mut container = W::default();
+    container.str(1, "c").msg(7, &env).msg(11, &probe);
+    let mut config_map = W::default();
+    config_map.msg(1, &name_ref);
+    let mut source = W::default();
+    source.msg(19, &config_map);
+    let mut volume = W::default();
+    volume.str(1, "config").msg(2, &source);
+    let mut spec = W::default();
+    spec.msg(1, &volume).msg(2, &container);
+    let mut meta = W::default();
+    meta.str(1, "p");
+    let mut pod = W::default();
+    pod.msg(1, &meta).msg(2, &spec);
+    let v = decode(&envelope("v1", "Pod", &pod)).unwrap();
+    assert_eq!(
+        v["spec"],
+        json!({
+            "volumes": [{"name": "config", "configMap": {"name": "settings"}}],
+            "containers": [{
+                "name": "c",
+                "env": [{"name": "LEVEL",
+                         "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "level"}}}],
+                "readinessProbe": {"httpGet": {"path": "/healthz"}, "periodSeconds": 10}
+            }]
+        })
+    );
+}
