@@ -149,6 +149,7 @@ pub async fn start_with_store(
     )?;
     api::namespaces_bootstrap(store.as_ref()).await?;
     api::priority_classes_bootstrap(store.as_ref()).await?;
+    api::rbac_bootstrap(store.as_ref()).await?;
     api::services_bootstrap(
         store.as_ref(),
         &config.service_network,

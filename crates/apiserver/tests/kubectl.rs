@@ -320,6 +320,29 @@ async fn discovery_commands() {
         err.contains("the server doesn't have a resource type \"foos\""),
         "{err}"
     );
+    // The default RBAC objects a cluster starts with.
+    let roles = c.ok(&["get", "clusterroles", "-o", "name"]).await;
+    for role in [
+        "cluster-admin",
+        "system:discovery",
+        "system:basic-user",
+        "system:public-info-viewer",
+    ] {
+        assert!(
+            roles.contains(&format!("clusterrole.rbac.authorization.k8s.io/{role}\n")),
+            "{roles}"
+        );
+    }
+    let admins = c
+        .ok(&[
+            "get",
+            "clusterrolebinding",
+            "cluster-admin",
+            "-o",
+            "jsonpath={.roleRef.name} {.subjects[*].name}",
+        ])
+        .await;
+    assert_eq!(admins, "cluster-admin system:masters");
     // OpenAPI v2 as JSON for whoever reads it that way.
     let v2: serde_json::Value =
         serde_json::from_str(&c.ok(&["get", "--raw", "/openapi/v2"]).await).unwrap();

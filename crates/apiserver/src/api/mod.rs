@@ -11,6 +11,7 @@ mod namespaces;
 mod openapi;
 mod partial;
 mod priority;
+mod rbac_bootstrap;
 mod read;
 mod reviews;
 mod services;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 
 pub use namespaces::bootstrap as namespaces_bootstrap;
 pub use priority::bootstrap as priority_classes_bootstrap;
+pub use rbac_bootstrap::bootstrap as rbac_bootstrap;
 pub use services::bootstrap as services_bootstrap;
 
 /// The Kubernetes version whose API cuttle serves.
