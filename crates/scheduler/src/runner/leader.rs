@@ -116,23 +116,33 @@ impl Elector {
         }
     }
 
+    /// Clears the holder while the Lease is still ours. A conflict means it
+    /// changed since it was read (a renewal of ours that was still in
+    /// flight when the lead was given up lands late): read it again.
     async fn give_up(&mut self) {
-        let Ok(Some(mut lease)) = self.api.get_opt(&self.cfg.name).await else {
-            return;
-        };
-        let spec = lease.spec.get_or_insert_with(Default::default);
-        if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
-            return;
-        }
-        spec.holder_identity = None;
-        spec.lease_duration_seconds = Some(1);
-        spec.renew_time = Some(MicroTime(Timestamp::now()));
-        if let Err(e) = self
-            .api
-            .replace(&self.cfg.name, &PostParams::default(), &lease)
-            .await
-        {
-            tracing::warn!("leader election: releasing the lease: {e}");
+        loop {
+            let Ok(Some(mut lease)) = self.api.get_opt(&self.cfg.name).await else {
+                return;
+            };
+            let spec = lease.spec.get_or_insert_with(Default::default);
+            if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
+                return;
+            }
+            spec.holder_identity = None;
+            spec.lease_duration_seconds = Some(1);
+            spec.renew_time = Some(MicroTime(Timestamp::now()));
+            match self
+                .api
+                .replace(&self.cfg.name, &PostParams::default(), &lease)
+                .await
+            {
+                Ok(_) => return,
+                Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                Err(e) => {
+                    tracing::warn!("leader election: releasing the lease: {e}");
+                    return;
+                }
+            }
         }
     }
 
