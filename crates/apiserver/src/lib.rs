@@ -150,6 +150,7 @@ pub async fn start_with_store(
     api::namespaces_bootstrap(store.as_ref()).await?;
     api::priority_classes_bootstrap(store.as_ref()).await?;
     api::rbac_bootstrap(store.as_ref()).await?;
+    api::authentication_bootstrap(store.as_ref(), &pki.ca_cert_pem).await?;
     api::services_bootstrap(
         store.as_ref(),
         &config.service_network,

@@ -343,6 +343,19 @@ async fn discovery_commands() {
         ])
         .await;
     assert_eq!(admins, "cluster-admin system:masters");
+    // The CA of client certificates, for delegated authentication.
+    let ca = c
+        .ok(&[
+            "get",
+            "configmap",
+            "extension-apiserver-authentication",
+            "-n",
+            "kube-system",
+            "-o",
+            "jsonpath={.data.client-ca-file}",
+        ])
+        .await;
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
     // OpenAPI v2 as JSON for whoever reads it that way.
     let v2: serde_json::Value =
         serde_json::from_str(&c.ok(&["get", "--raw", "/openapi/v2"]).await).unwrap();

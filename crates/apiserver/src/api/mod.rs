@@ -2,6 +2,7 @@
 //! after authentication. Reads are served from the watch cache; writes go
 //! to the store with a compare on the object's resourceVersion.
 
+mod authentication_bootstrap;
 pub mod body;
 mod connect;
 mod discovery;
@@ -32,6 +33,7 @@ use hyper::body::Incoming;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+pub use authentication_bootstrap::bootstrap as authentication_bootstrap;
 pub use namespaces::bootstrap as namespaces_bootstrap;
 pub use priority::bootstrap as priority_classes_bootstrap;
 pub use rbac_bootstrap::bootstrap as rbac_bootstrap;
