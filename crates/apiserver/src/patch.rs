@@ -50,8 +50,7 @@ pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, ApiError> {
     let ops: json_patch::Patch = serde_json::from_value(patch.clone())
         .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
     let mut out = target.clone();
-    json_patch::patch(&mut out, &ops)
-        .map_err(|e| ApiError::bad_request(format!("the JSON patch could not be applied: {e}")))?;
+    json_patch::patch(&mut out, &ops).map_err(|_| ApiError::PatchNotApplied)?;
     Ok(out)
 }
 
@@ -266,6 +265,29 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn a_json_patch_that_does_not_apply_is_a_bare_422() {
+        let obj = json!({"spec": {"replicas": 3}});
+        for ops in [
+            json!([{"op": "test", "path": "/spec/replicas", "value": 4}]),
+            json!([{"op": "remove", "path": "/spec/affinity"}]),
+            json!([{"op": "add", "path": "/no/such/parent", "value": 1}]),
+        ] {
+            let err = json_patch(&obj, &ops).unwrap_err();
+            let status = err.to_status();
+            assert_eq!(status["code"], 422, "{ops}");
+            assert_eq!(status["reason"], "Invalid");
+            assert_eq!(
+                status["message"],
+                "the server rejected our request due to an error in our request"
+            );
+            assert_eq!(status["details"], json!({}));
+        }
+        // A body that is no JSON patch at all is a 400.
+        let bad = json_patch(&obj, &json!({"op": "test"})).unwrap_err();
+        assert_eq!(bad.code(), 400);
+    }
+
+    #[test]
     fn containers_merge_by_name() {
         let pod = json!({"spec": {"containers": [
             {"name": "a", "image": "x:1", "ports": [{"containerPort": 80}]},
@@ -326,7 +348,7 @@ mod tests {
             json_patch(&obj, &json!([{"op": "remove", "path": "/nope"}]))
                 .unwrap_err()
                 .code(),
-            400
+            422
         );
         assert_eq!(
             json_patch(&obj, &json!({"not": "a list"}))

@@ -120,6 +120,11 @@ pub enum ApiError {
         name: String,
         causes: Vec<Cause>,
     },
+    /// A JSON patch that does not apply to the object (a failed `test`, a
+    /// path that is not there): Kubernetes answers a bare 422 whose message
+    /// says nothing of which operation failed.
+    #[error("the server rejected our request due to an error in our request")]
+    PatchNotApplied,
     #[error("{message}")]
     Gone { message: String },
     /// Server-side apply would change fields other managers own.
@@ -202,7 +207,7 @@ impl ApiError {
             ApiError::Gone { .. } => 410,
             ApiError::TooLarge { .. } => 413,
             ApiError::UnsupportedMediaType { .. } => 415,
-            ApiError::Invalid { .. } => 422,
+            ApiError::Invalid { .. } | ApiError::PatchNotApplied => 422,
             ApiError::Internal { .. } => 500,
             ApiError::Unavailable { .. } => 503,
             ApiError::Timeout { .. } => 504,
@@ -222,7 +227,7 @@ impl ApiError {
             ApiError::Gone { .. } => "Expired",
             ApiError::TooLarge { .. } => "RequestEntityTooLarge",
             ApiError::UnsupportedMediaType { .. } => "UnsupportedMediaType",
-            ApiError::Invalid { .. } => "Invalid",
+            ApiError::Invalid { .. } | ApiError::PatchNotApplied => "Invalid",
             ApiError::Internal { .. } => "InternalError",
             ApiError::Unavailable { .. } => "ServiceUnavailable",
             ApiError::Timeout { .. } => "Timeout",
@@ -273,6 +278,7 @@ impl ApiError {
             ApiError::ApplyConflict { causes, .. } => {
                 Some(json!({"causes": causes.iter().map(Cause::to_json).collect::<Vec<_>>()}))
             }
+            ApiError::PatchNotApplied => Some(json!({})),
             _ => None,
         };
         if let Some(d) = details {
