@@ -289,6 +289,29 @@ async fn deployments_scale_apply_changes_and_server_side_apply() {
             .await,
         "2"
     );
+    // Applying the same again writes nothing (only its entry's time would
+    // change), and a server-side diff of it is empty.
+    let same = cm.replace("\"1\"", "\"2\"");
+    let version = [
+        "get",
+        "cm",
+        "ssa",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ];
+    let before = c.ok(&version).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    c.apply_stdin(&["apply", "--server-side", "-f", "-"], &same)
+        .await;
+    assert_eq!(c.ok(&version).await, before);
+    let diff = c
+        .kubectl_in(&["diff", "--server-side", "-f", "-"], Some(&same))
+        .await;
+    assert!(
+        diff.status.success(),
+        "{}",
+        String::from_utf8_lossy(&diff.stdout)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

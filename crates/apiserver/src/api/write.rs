@@ -360,6 +360,8 @@ where
         };
         let held = super::services::allocate_update(api, resource, &mut next, &current, dry)?;
         if dry {
+            // Nothing is written: the object keeps the version it has.
+            set_resource_version(&mut next, rev);
             return Ok(next);
         }
         match api.store.update(key, encode(&next)?, rev, None).await {
@@ -461,7 +463,7 @@ fn next_state(
     if deleting && !finalizers_left && !ns_finalizers_left {
         return Ok(Outcome::Remove);
     }
-    if next == old_cmp {
+    if next == old_cmp || only_managed_times_differ(&next, &old_cmp) {
         return Ok(Outcome::Unchanged);
     }
     if let Some(m) = manager {
@@ -476,6 +478,38 @@ fn next_state(
         );
     }
     Ok(Outcome::Write(next))
+}
+
+/// Whether `a` and `b` differ in nothing but the times of their
+/// managedFields entries: an apply that changes nothing renews its entry's
+/// time, and Kubernetes keeps the object as it was rather than writing a
+/// new version for a timestamp.
+fn only_managed_times_differ(a: &Value, b: &Value) -> bool {
+    let entries = |v: &Value| {
+        v.pointer("/metadata/managedFields")
+            .and_then(Value::as_array)
+            .cloned()
+    };
+    let (Some(ea), Some(eb)) = (entries(a), entries(b)) else {
+        return false;
+    };
+    let untimed = |mut e: Value| {
+        if let Some(o) = e.as_object_mut() {
+            o.remove("time");
+        }
+        e
+    };
+    if ea.len() != eb.len()
+        || !ea
+            .into_iter()
+            .zip(eb.iter().cloned())
+            .all(|(x, y)| untimed(x) == untimed(y))
+    {
+        return false;
+    }
+    let mut with_b_times = a.clone();
+    with_b_times["metadata"]["managedFields"] = b["metadata"]["managedFields"].clone();
+    with_b_times == *b
 }
 
 async fn update(
