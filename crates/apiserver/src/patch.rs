@@ -47,8 +47,19 @@ pub(crate) fn list_merge<S: AsRef<str>>(kind: &str, path: &[S], field: &str) -> 
 
 /// Applies a JSON patch.
 pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, ApiError> {
-    let ops: json_patch::Patch = serde_json::from_value(patch.clone())
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
+    // A body that is no list of objects is a bad request; an operation
+    // that is not one (an unknown op, a missing path) fails to apply, as
+    // Kubernetes decodes operations only when it applies them.
+    let is_list_of_objects = patch
+        .as_array()
+        .is_some_and(|ops| ops.iter().all(Value::is_object));
+    if !is_list_of_objects {
+        return Err(ApiError::bad_request(
+            "invalid JSON patch: the body must be a list of operations",
+        ));
+    }
+    let ops: json_patch::Patch =
+        serde_json::from_value(patch.clone()).map_err(|_| ApiError::PatchNotApplied)?;
     let mut out = target.clone();
     json_patch::patch(&mut out, &ops).map_err(|_| ApiError::PatchNotApplied)?;
     Ok(out)
@@ -282,9 +293,13 @@ mod tests {
             );
             assert_eq!(status["details"], json!({}));
         }
-        // A body that is no JSON patch at all is a 400.
+        // An operation that is none fails to apply; a body that is no list
+        // of operations is a 400.
+        let unknown = json_patch(&obj, &json!([{"op": "bogus", "path": "/a"}])).unwrap_err();
+        assert_eq!(unknown.code(), 422);
         let bad = json_patch(&obj, &json!({"op": "test"})).unwrap_err();
         assert_eq!(bad.code(), 400);
+        assert_eq!(json_patch(&obj, &json!([1])).unwrap_err().code(), 400);
     }
 
     #[test]

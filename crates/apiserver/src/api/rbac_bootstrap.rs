@@ -1,10 +1,12 @@
-//! The default RBAC objects every Kubernetes cluster starts with, as the
-//! apiserver's `rbac/bootstrap-roles` step creates them: `cluster-admin`
-//! for the `system:masters` group, and the discovery, basic-user and
-//! public-info roles every client is bound to. Created when missing, never
-//! overwritten (an administrator's edits stay). RBAC is stored, not yet
-//! enforced: these make `kubectl get clusterroles` and tools that look for
-//! them see what a cluster has.
+//! The default RBAC objects every Kubernetes cluster starts with:
+//! `cluster-admin` for the `system:masters` group, and the discovery,
+//! basic-user and public-info roles every client is bound to, with
+//! Kubernetes' rules, labels and annotations. Created when missing and
+//! never touched again: Kubernetes' `rbac/bootstrap-roles` step also adds
+//! back rules and subjects missing from objects marked for auto-update,
+//! which this does not do yet. RBAC is stored, not yet enforced: these make
+//! `kubectl get clusterroles` and tools that look for them see what a
+//! cluster has.
 
 use crate::resources;
 use cuttle_store::Error as StoreError;

@@ -137,7 +137,9 @@ impl Elector {
                 .await
             {
                 Ok(_) => return,
-                Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    tokio::time::sleep(self.cfg.retry_period).await;
+                }
                 Err(e) => {
                     tracing::warn!("leader election: releasing the lease: {e}");
                     return;
