@@ -7,14 +7,17 @@
 use super::meta;
 use crate::resources;
 use cuttle_store::Error as StoreError;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const NAME: &str = "extension-apiserver-authentication";
 
-/// Creates the ConfigMap with `client-ca-file` when it is missing (the CA
-/// lives with the data directory and does not change).
+/// Creates the ConfigMap with `client-ca-file`, or adds the CA to the
+/// bundle an existing one holds when it is not in it (a store that outlived
+/// its data directory's certificates), as Kubernetes' trust controller
+/// keeps the bundle current.
 pub async fn bootstrap(store: &dyn cuttle_store::Store, ca_pem: &str) -> Result<(), StoreError> {
     let config_maps = resources::find("", "v1", "configmaps").expect("configmaps are served");
+    let key = config_maps.key(Some("kube-system"), NAME);
     let cm = json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -27,11 +30,67 @@ pub async fn bootstrap(store: &dyn cuttle_store::Store, ca_pem: &str) -> Result<
         "data": {"client-ca-file": ca_pem},
     });
     let bytes = serde_json::to_vec(&cm).unwrap_or_default();
-    match store
-        .create(&config_maps.key(Some("kube-system"), NAME), bytes, None)
-        .await
-    {
-        Ok(_) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
+    match store.create(&key, bytes, None).await {
+        Ok(_) => return Ok(()),
+        Err(StoreError::AlreadyExists { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    let (Some(kv), _) = store.get(&key).await? else {
+        return Ok(());
+    };
+    let Ok(mut existing) = serde_json::from_slice::<Value>(&kv.value) else {
+        return Ok(());
+    };
+    let bundle = existing
+        .pointer("/data/client-ca-file")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if bundle.contains(ca_pem.trim()) {
+        return Ok(());
+    }
+    let joined = if bundle.trim().is_empty() {
+        ca_pem.to_owned()
+    } else {
+        format!("{}\n{ca_pem}", bundle.trim_end())
+    };
+    existing["data"]["client-ca-file"] = Value::String(joined);
+    let bytes = serde_json::to_vec(&existing).unwrap_or_default();
+    match store.update(&key, bytes, kv.mod_revision, None).await {
+        // Someone else changed it meanwhile: theirs stands.
+        Ok(_) | Err(StoreError::Conflict { .. }) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn bundle(store: &dyn cuttle_store::Store) -> String {
+        let key = resources::find("", "v1", "configmaps")
+            .unwrap()
+            .key(Some("kube-system"), NAME);
+        let kv = store.get(&key).await.unwrap().0.unwrap();
+        let cm: Value = serde_json::from_slice(&kv.value).unwrap();
+        cm["data"]["client-ca-file"].as_str().unwrap().to_owned()
+    }
+
+    #[tokio::test]
+    async fn the_bundle_gets_the_ca_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = cuttle_store::open(&dir.path().display().to_string())
+            .await
+            .unwrap();
+        let ca = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n";
+        bootstrap(store.as_ref(), ca).await.unwrap();
+        assert_eq!(bundle(store.as_ref()).await, ca);
+        // Started again with another CA (a store that outlived its
+        // certificates): both are trusted, each once.
+        let other = ca.replace("AAA", "BBB");
+        bootstrap(store.as_ref(), &other).await.unwrap();
+        bootstrap(store.as_ref(), &other).await.unwrap();
+        let both = bundle(store.as_ref()).await;
+        assert_eq!(both.matches("BEGIN CERTIFICATE").count(), 2, "{both}");
+        assert!(both.contains("AAA") && both.contains("BBB"));
     }
 }
