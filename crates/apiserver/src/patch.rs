@@ -58,6 +58,15 @@ pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, ApiError> {
             "invalid JSON patch: the body must be a list of operations",
         ));
     }
+    // Kubernetes' limit on the operations of one JSON patch.
+    const MAX_OPERATIONS: usize = 10_000;
+    let count = patch.as_array().map_or(0, Vec::len);
+    if count > MAX_OPERATIONS {
+        return Err(ApiError::TooManyPatchOperations {
+            ops: count,
+            limit: MAX_OPERATIONS,
+        });
+    }
     let ops: json_patch::Patch =
         serde_json::from_value(patch.clone()).map_err(|_| ApiError::PatchNotApplied)?;
     let mut out = target.clone();
@@ -300,6 +309,13 @@ mod tests {
         let bad = json_patch(&obj, &json!({"op": "test"})).unwrap_err();
         assert_eq!(bad.code(), 400);
         assert_eq!(json_patch(&obj, &json!([1])).unwrap_err().code(), 400);
+        let many = vec![json!({"op": "test", "path": "/spec/replicas", "value": 3}); 10_001];
+        let err = json_patch(&obj, &Value::Array(many)).unwrap_err();
+        assert_eq!(err.code(), 413);
+        assert_eq!(
+            err.to_status()["message"],
+            "The allowed maximum operations in a JSON patch is 10000, got 10001"
+        );
     }
 
     #[test]

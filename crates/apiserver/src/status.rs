@@ -138,6 +138,9 @@ pub enum ApiError {
     NotAcceptable { accepted: String },
     #[error("the request is too large: {size} bytes, limit {limit}")]
     TooLarge { size: usize, limit: usize },
+    /// A JSON patch of more operations than Kubernetes takes.
+    #[error("The allowed maximum operations in a JSON patch is {limit}, got {ops}")]
+    TooManyPatchOperations { ops: usize, limit: usize },
     #[error("{message}")]
     Internal { message: String },
     #[error("{message}")]
@@ -205,7 +208,7 @@ impl ApiError {
             | ApiError::Conflict { .. }
             | ApiError::ApplyConflict { .. } => 409,
             ApiError::Gone { .. } => 410,
-            ApiError::TooLarge { .. } => 413,
+            ApiError::TooLarge { .. } | ApiError::TooManyPatchOperations { .. } => 413,
             ApiError::UnsupportedMediaType { .. } => 415,
             ApiError::Invalid { .. } | ApiError::PatchNotApplied => 422,
             ApiError::Internal { .. } => 500,
@@ -225,7 +228,9 @@ impl ApiError {
             ApiError::AlreadyExists { .. } => "AlreadyExists",
             ApiError::Conflict { .. } | ApiError::ApplyConflict { .. } => "Conflict",
             ApiError::Gone { .. } => "Expired",
-            ApiError::TooLarge { .. } => "RequestEntityTooLarge",
+            ApiError::TooLarge { .. } | ApiError::TooManyPatchOperations { .. } => {
+                "RequestEntityTooLarge"
+            }
             ApiError::UnsupportedMediaType { .. } => "UnsupportedMediaType",
             ApiError::Invalid { .. } | ApiError::PatchNotApplied => "Invalid",
             ApiError::Internal { .. } => "InternalError",
