@@ -2,9 +2,9 @@
 //! `cluster-admin` for the `system:masters` group, and the discovery,
 //! basic-user and public-info roles every client is bound to, with
 //! Kubernetes' rules, labels and annotations. Created when missing and
-//! never touched again: Kubernetes' `rbac/bootstrap-roles` step also adds
-//! back rules and subjects missing from objects marked for auto-update,
-//! which this does not do yet. RBAC is stored, not yet enforced: these make
+//! at each start given back the rules and subjects they lack, as
+//! Kubernetes' `rbac/bootstrap-roles` step does for objects not marked
+//! `autoupdate: "false"`. RBAC is stored, not yet enforced: these make
 //! `kubectl get clusterroles` and tools that look for them see what a
 //! cluster has.
 
@@ -118,9 +118,135 @@ pub async fn bootstrap(store: &dyn cuttle_store::Store) -> Result<(), StoreError
     for (key, obj) in objects {
         let bytes = serde_json::to_vec(&obj).unwrap_or_default();
         match store.create(&key, bytes, None).await {
-            Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
+            Ok(_) => {}
+            Err(StoreError::AlreadyExists { .. }) => reconcile(store, &key, &obj).await?,
             Err(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// Adds back to an existing bootstrap object the rules or subjects of the
+/// default it lacks, with the default's label and annotation, unless its
+/// annotation says `autoupdate: "false"`; what an administrator added
+/// stays. Kubernetes' bootstrap-roles step does the same at each start.
+async fn reconcile(
+    store: &dyn cuttle_store::Store,
+    key: &str,
+    default: &Value,
+) -> Result<(), StoreError> {
+    const AUTOUPDATE: &str = "rbac.authorization.kubernetes.io/autoupdate";
+    let (Some(kv), _) = store.get(key).await? else {
+        return Ok(());
+    };
+    let Ok(mut existing) = serde_json::from_slice::<Value>(&kv.value) else {
+        return Ok(());
+    };
+    let annotation = existing
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(AUTOUPDATE))
+        .and_then(Value::as_str);
+    if annotation == Some("false") {
+        return Ok(());
+    }
+    let before = existing.clone();
+    for list in ["rules", "subjects"] {
+        let Some(wanted) = default.get(list).and_then(Value::as_array) else {
+            continue;
+        };
+        let have = existing[list].as_array().cloned().unwrap_or_default();
+        let mut merged = have.clone();
+        merged.extend(wanted.iter().filter(|w| !have.contains(w)).cloned());
+        existing[list] = Value::Array(merged);
+    }
+    existing["metadata"]["labels"]["kubernetes.io/bootstrapping"] = json!("rbac-defaults");
+    existing["metadata"]["annotations"][AUTOUPDATE] = json!("true");
+    if existing == before {
+        return Ok(());
+    }
+    let bytes = serde_json::to_vec(&existing).unwrap_or_default();
+    match store.update(key, bytes, kv.mod_revision, None).await {
+        // Changed meanwhile: the next start looks again.
+        Ok(_) | Err(StoreError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn missing_rules_and_subjects_come_back_unless_autoupdate_is_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = cuttle_store::open(&dir.path().display().to_string())
+            .await
+            .unwrap();
+        bootstrap(store.as_ref()).await.unwrap();
+        let roles = resources::find("rbac.authorization.k8s.io", "v1", "clusterroles").unwrap();
+        let bindings =
+            resources::find("rbac.authorization.k8s.io", "v1", "clusterrolebindings").unwrap();
+        let read = |key: String| {
+            let store = store.clone();
+            async move {
+                let kv = store.get(&key).await.unwrap().0.unwrap();
+                (
+                    serde_json::from_slice::<Value>(&kv.value).unwrap(),
+                    kv.mod_revision,
+                )
+            }
+        };
+        // An administrator empties a role, adds a subject to a binding, and
+        // turns updates off for another role.
+        let role_key = roles.key(None, "system:discovery");
+        let (mut role, rev) = read(role_key.clone()).await;
+        let wanted_rules = role["rules"].clone();
+        role["rules"] = json!([{"nonResourceURLs": ["/extra"], "verbs": ["get"]}]);
+        store
+            .update(&role_key, serde_json::to_vec(&role).unwrap(), rev, None)
+            .await
+            .unwrap();
+        let binding_key = bindings.key(None, "system:basic-user");
+        let (mut binding, rev) = read(binding_key.clone()).await;
+        binding["subjects"] =
+            json!([{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}]);
+        store
+            .update(
+                &binding_key,
+                serde_json::to_vec(&binding).unwrap(),
+                rev,
+                None,
+            )
+            .await
+            .unwrap();
+        let frozen_key = roles.key(None, "system:basic-user");
+        let (mut frozen, rev) = read(frozen_key.clone()).await;
+        frozen["rules"] = json!([]);
+        frozen["metadata"]["annotations"]["rbac.authorization.kubernetes.io/autoupdate"] =
+            json!("false");
+        store
+            .update(&frozen_key, serde_json::to_vec(&frozen).unwrap(), rev, None)
+            .await
+            .unwrap();
+
+        bootstrap(store.as_ref()).await.unwrap();
+        let (role, _) = read(role_key).await;
+        let rules = role["rules"].as_array().unwrap();
+        assert_eq!(
+            rules.len(),
+            1 + wanted_rules.as_array().unwrap().len(),
+            "{role}"
+        );
+        assert_eq!(rules[0]["nonResourceURLs"], json!(["/extra"]));
+        let (binding, _) = read(binding_key).await;
+        let names: Vec<&str> = binding["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["name"].as_str())
+            .collect();
+        assert_eq!(names, ["alice", "system:authenticated"]);
+        let (frozen, _) = read(frozen_key).await;
+        assert_eq!(frozen["rules"], json!([]));
+    }
 }
