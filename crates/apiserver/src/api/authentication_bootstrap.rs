@@ -4,7 +4,7 @@
 //! API servers read it to authenticate the clients of their own endpoints
 //! (delegated authentication); without it they log that they cannot.
 
-use super::meta;
+use super::stored;
 use crate::resources;
 use cuttle_store::Error as StoreError;
 use serde_json::{json, Value};
@@ -21,45 +21,28 @@ pub async fn bootstrap(store: &dyn cuttle_store::Store, ca_pem: &str) -> Result<
     let cm = json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {
-            "name": NAME,
-            "namespace": "kube-system",
-            "uid": uuid::Uuid::new_v4().to_string(),
-            "creationTimestamp": meta::now(),
-        },
+        "metadata": {"name": NAME, "namespace": "kube-system"},
         "data": {"client-ca-file": ca_pem},
     });
-    let bytes = serde_json::to_vec(&cm).unwrap_or_default();
-    match store.create(&key, bytes, None).await {
-        Ok(_) => return Ok(()),
-        Err(StoreError::AlreadyExists { .. }) => {}
-        Err(e) => return Err(e),
-    }
-    let (Some(kv), _) = store.get(&key).await? else {
-        return Ok(());
-    };
-    let Ok(mut existing) = serde_json::from_slice::<Value>(&kv.value) else {
-        return Ok(());
-    };
-    let bundle = existing
-        .pointer("/data/client-ca-file")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if bundle.contains(ca_pem.trim()) {
+    if stored::create_missing(store, &key, &cm).await? {
         return Ok(());
     }
-    let joined = if bundle.trim().is_empty() {
-        ca_pem.to_owned()
-    } else {
-        format!("{}\n{ca_pem}", bundle.trim_end())
-    };
-    existing["data"]["client-ca-file"] = Value::String(joined);
-    let bytes = serde_json::to_vec(&existing).unwrap_or_default();
-    match store.update(&key, bytes, kv.mod_revision, None).await {
-        // Someone else changed it meanwhile: theirs stands.
-        Ok(_) | Err(StoreError::Conflict { .. }) => Ok(()),
-        Err(e) => Err(e),
-    }
+    stored::amend(store, &key, |existing| {
+        let bundle = existing
+            .pointer("/data/client-ca-file")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if bundle.contains(ca_pem.trim()) {
+            return;
+        }
+        let joined = if bundle.trim().is_empty() {
+            ca_pem.to_owned()
+        } else {
+            format!("{}\n{ca_pem}", bundle.trim_end())
+        };
+        existing["data"]["client-ca-file"] = Value::String(joined);
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -70,8 +53,7 @@ mod tests {
         let key = resources::find("", "v1", "configmaps")
             .unwrap()
             .key(Some("kube-system"), NAME);
-        let kv = store.get(&key).await.unwrap().0.unwrap();
-        let cm: Value = serde_json::from_slice(&kv.value).unwrap();
+        let (cm, _) = stored::read(store, &key).await;
         cm["data"]["client-ca-file"].as_str().unwrap().to_owned()
     }
 

@@ -16,6 +16,7 @@ mod rbac_bootstrap;
 mod read;
 mod reviews;
 mod services;
+mod stored;
 mod table;
 mod watch;
 mod write;

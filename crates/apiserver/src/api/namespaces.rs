@@ -39,11 +39,7 @@ pub fn new_namespace(name: &str) -> Value {
 pub async fn bootstrap(store: &dyn cuttle_store::Store) -> Result<(), StoreError> {
     for name in BUILT_IN {
         let key = namespaces().key(None, name);
-        let bytes = serde_json::to_vec(&new_namespace(name)).unwrap_or_default();
-        match store.create(&key, bytes, None).await {
-            Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
-            Err(e) => return Err(e),
-        }
+        super::stored::create_missing(store, &key, &new_namespace(name)).await?;
     }
     Ok(())
 }

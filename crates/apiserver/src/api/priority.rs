@@ -33,23 +33,16 @@ fn priority_classes() -> &'static Resource {
 
 /// Creates the system PriorityClasses that are missing.
 pub async fn bootstrap(store: &dyn cuttle_store::Store) -> Result<(), StoreError> {
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     for (name, value, description) in SYSTEM_CLASSES {
         let class = json!({
             "apiVersion": "scheduling.k8s.io/v1",
             "kind": "PriorityClass",
-            "metadata": {"name": name, "uid": uuid::Uuid::new_v4().to_string(),
-                         "creationTimestamp": now, "generation": 1},
+            "metadata": {"name": name, "generation": 1},
             "value": value,
             "description": description,
             "preemptionPolicy": DEFAULT_POLICY,
         });
-        let key = priority_classes().key(None, name);
-        let bytes = serde_json::to_vec(&class).unwrap_or_default();
-        match store.create(&key, bytes, None).await {
-            Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
-            Err(e) => return Err(e),
-        }
+        super::stored::create_missing(store, &priority_classes().key(None, name), &class).await?;
     }
     Ok(())
 }

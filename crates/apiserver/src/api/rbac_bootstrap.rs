@@ -8,6 +8,7 @@
 //! `kubectl get clusterroles` and tools that look for them see what a
 //! cluster has.
 
+use super::stored;
 use crate::resources;
 use cuttle_store::Error as StoreError;
 use serde_json::{json, Value};
@@ -72,21 +73,20 @@ const BINDINGS: &[(&str, &[&str])] = &[
     ("system:basic-user", &["system:authenticated"]),
 ];
 
+const AUTOUPDATE: &str = "rbac.authorization.kubernetes.io/autoupdate";
+
 /// The metadata Kubernetes gives its bootstrap objects.
-fn bootstrap_meta(name: &str, now: &str) -> Value {
+fn bootstrap_meta(name: &str) -> Value {
     json!({
         "name": name,
-        "uid": uuid::Uuid::new_v4().to_string(),
-        "creationTimestamp": now,
         "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
-        "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"},
+        "annotations": {AUTOUPDATE: "true"},
     })
 }
 
 /// Creates the default ClusterRoles and ClusterRoleBindings that are
 /// missing.
 pub async fn bootstrap(store: &dyn cuttle_store::Store) -> Result<(), StoreError> {
-    let now = super::meta::now();
     let roles = resources::find("rbac.authorization.k8s.io", "v1", "clusterroles")
         .expect("clusterroles are served");
     let bindings = resources::find("rbac.authorization.k8s.io", "v1", "clusterrolebindings")
@@ -96,7 +96,7 @@ pub async fn bootstrap(store: &dyn cuttle_store::Store) -> Result<(), StoreError
         let role = json!({
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
-            "metadata": bootstrap_meta(name, &now),
+            "metadata": bootstrap_meta(name),
             "rules": rules,
         });
         objects.push((roles.key(None, name), role));
@@ -109,18 +109,15 @@ pub async fn bootstrap(store: &dyn cuttle_store::Store) -> Result<(), StoreError
         let binding = json!({
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRoleBinding",
-            "metadata": bootstrap_meta(role, &now),
+            "metadata": bootstrap_meta(role),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
             "subjects": subjects,
         });
         objects.push((bindings.key(None, role), binding));
     }
     for (key, obj) in objects {
-        let bytes = serde_json::to_vec(&obj).unwrap_or_default();
-        match store.create(&key, bytes, None).await {
-            Ok(_) => {}
-            Err(StoreError::AlreadyExists { .. }) => reconcile(store, &key, &obj).await?,
-            Err(e) => return Err(e),
+        if !stored::create_missing(store, &key, &obj).await? {
+            stored::amend(store, &key, |existing| reconcile(existing, &obj)).await?;
         }
     }
     Ok(())
@@ -130,46 +127,28 @@ pub async fn bootstrap(store: &dyn cuttle_store::Store) -> Result<(), StoreError
 /// default it lacks, with the default's label and annotation, unless its
 /// annotation says `autoupdate: "false"`; what an administrator added
 /// stays. Kubernetes' bootstrap-roles step does the same at each start.
-async fn reconcile(
-    store: &dyn cuttle_store::Store,
-    key: &str,
-    default: &Value,
-) -> Result<(), StoreError> {
-    const AUTOUPDATE: &str = "rbac.authorization.kubernetes.io/autoupdate";
-    let (Some(kv), _) = store.get(key).await? else {
-        return Ok(());
-    };
-    let Ok(mut existing) = serde_json::from_slice::<Value>(&kv.value) else {
-        return Ok(());
-    };
+fn reconcile(existing: &mut Value, default: &Value) {
     let annotation = existing
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(AUTOUPDATE))
         .and_then(Value::as_str);
     if annotation == Some("false") {
-        return Ok(());
+        return;
     }
-    let before = existing.clone();
     for list in ["rules", "subjects"] {
         let Some(wanted) = default.get(list).and_then(Value::as_array) else {
             continue;
         };
-        let have = existing[list].as_array().cloned().unwrap_or_default();
-        let mut merged = have.clone();
-        merged.extend(wanted.iter().filter(|w| !have.contains(w)).cloned());
+        let mut merged = existing[list].as_array().cloned().unwrap_or_default();
+        for w in wanted {
+            if !merged.contains(w) {
+                merged.push(w.clone());
+            }
+        }
         existing[list] = Value::Array(merged);
     }
     existing["metadata"]["labels"]["kubernetes.io/bootstrapping"] = json!("rbac-defaults");
     existing["metadata"]["annotations"][AUTOUPDATE] = json!("true");
-    if existing == before {
-        return Ok(());
-    }
-    let bytes = serde_json::to_vec(&existing).unwrap_or_default();
-    match store.update(key, bytes, kv.mod_revision, None).await {
-        // Changed meanwhile: the next start looks again.
-        Ok(_) | Err(StoreError::Conflict { .. }) => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]
@@ -188,13 +167,7 @@ mod tests {
             resources::find("rbac.authorization.k8s.io", "v1", "clusterrolebindings").unwrap();
         let read = |key: String| {
             let store = store.clone();
-            async move {
-                let kv = store.get(&key).await.unwrap().0.unwrap();
-                (
-                    serde_json::from_slice::<Value>(&kv.value).unwrap(),
-                    kv.mod_revision,
-                )
-            }
+            async move { stored::read(store.as_ref(), &key).await }
         };
         // An administrator empties a role, adds a subject to a binding, and
         // turns updates off for another role.

@@ -5,7 +5,7 @@
 
 use super::services;
 use crate::allocators::ServiceNetwork;
-use crate::api::meta;
+use crate::api::{meta, stored};
 use crate::resources::{self, Resource};
 use cuttle_store::{Error as StoreError, Store};
 use serde_json::{json, Value};
@@ -39,30 +39,10 @@ async fn ensure(
 ) -> Result<(), StoreError> {
     // Namespaced ones live in `default`; the key ignores it for the others.
     let key = resource.key(Some("default"), "kubernetes");
-    for _ in 0..8 {
-        let (kv, _) = store.get(&key).await?;
-        let Some(kv) = kv else {
-            let mut obj = desired.clone();
-            let m = meta::meta_mut(&mut obj);
-            m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
-            m.insert("creationTimestamp".into(), json!(meta::now()));
-            let bytes = serde_json::to_vec(&obj).unwrap_or_default();
-            match store.create(&key, bytes, None).await {
-                Ok(_) => return Ok(()),
-                Err(StoreError::AlreadyExists { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        };
-        let mut current: Value = serde_json::from_slice(&kv.value).unwrap_or(Value::Null);
-        if !current.is_object() {
-            return Ok(());
-        }
-        if fields
-            .iter()
-            .all(|f| current.pointer(f) == desired.pointer(f))
-        {
-            return Ok(());
-        }
+    if stored::create_missing(store, &key, &desired).await? {
+        return Ok(());
+    }
+    stored::amend(store, &key, |current| {
         for f in fields {
             let (parent, leaf) = f.rsplit_once('/').unwrap_or(("", f));
             if let (Some(p), Some(v)) = (
@@ -72,14 +52,8 @@ async fn ensure(
                 p.insert(leaf.to_owned(), v.clone());
             }
         }
-        let bytes = serde_json::to_vec(&current).unwrap_or_default();
-        match store.update(&key, bytes, kv.mod_revision, None).await {
-            Ok(_) => return Ok(()),
-            Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    })
+    .await
 }
 
 /// Creates the `kubernetes` service in `default` (the first address of the

@@ -1,0 +1,59 @@
+//! Objects the server itself keeps in the store at startup (the built-in
+//! namespaces, system PriorityClasses, default RBAC objects, the client CA
+//! ConfigMap): created when missing, amended in place when not.
+
+use super::meta;
+use cuttle_store::{Error as StoreError, Store};
+use serde_json::{json, Value};
+
+/// Creates `obj` at `key` unless something is stored there, stamped with a
+/// uid and creation time as a create through the API is. True when it
+/// created it.
+pub async fn create_missing(store: &dyn Store, key: &str, obj: &Value) -> Result<bool, StoreError> {
+    let mut obj = obj.clone();
+    let m = meta::meta_mut(&mut obj);
+    m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+    m.insert("creationTimestamp".into(), json!(meta::now()));
+    let bytes = serde_json::to_vec(&obj).unwrap_or_default();
+    match store.create(key, bytes, None).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::AlreadyExists { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Lets `amend` change the object stored at `key` and writes it back when
+/// it changed and nobody wrote it in between (theirs then stands: the next
+/// start looks again). Nothing stored, or no JSON object, is left alone.
+pub async fn amend(
+    store: &dyn Store,
+    key: &str,
+    amend: impl FnOnce(&mut Value),
+) -> Result<(), StoreError> {
+    let (Some(kv), _) = store.get(key).await? else {
+        return Ok(());
+    };
+    let Ok(mut obj) = serde_json::from_slice::<Value>(&kv.value) else {
+        return Ok(());
+    };
+    if !obj.is_object() {
+        return Ok(());
+    }
+    let before = obj.clone();
+    amend(&mut obj);
+    if obj == before {
+        return Ok(());
+    }
+    let bytes = serde_json::to_vec(&obj).unwrap_or_default();
+    match store.update(key, bytes, kv.mod_revision, None).await {
+        Ok(_) | Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The stored object at `key`, for tests.
+#[cfg(test)]
+pub async fn read(store: &dyn Store, key: &str) -> (Value, cuttle_store::Revision) {
+    let kv = store.get(key).await.unwrap().0.unwrap();
+    (serde_json::from_slice(&kv.value).unwrap(), kv.mod_revision)
+}
