@@ -463,7 +463,7 @@ fn next_state(
     if deleting && !finalizers_left && !ns_finalizers_left {
         return Ok(Outcome::Remove);
     }
-    if next == old_cmp || only_managed_times_differ(&next, &old_cmp) {
+    if next == old_cmp || only_managed_times_differ(&mut next, &old_cmp) {
         return Ok(Outcome::Unchanged);
     }
     if let Some(m) = manager {
@@ -480,36 +480,39 @@ fn next_state(
     Ok(Outcome::Write(next))
 }
 
-/// Whether `a` and `b` differ in nothing but the times of their
+/// Whether `next` differs from `old` in nothing but the times of its
 /// managedFields entries: an apply that changes nothing renews its entry's
 /// time, and Kubernetes keeps the object as it was rather than writing a
-/// new version for a timestamp.
-fn only_managed_times_differ(a: &Value, b: &Value) -> bool {
-    let entries = |v: &Value| {
-        v.pointer("/metadata/managedFields")
-            .and_then(Value::as_array)
-            .cloned()
-    };
-    let (Some(ea), Some(eb)) = (entries(a), entries(b)) else {
+/// new version for a timestamp. When so, `next` takes `old`'s entries.
+/// Every real update asks, so the entries are compared in place first and
+/// the object only once they match.
+fn only_managed_times_differ(next: &mut Value, old: &Value) -> bool {
+    let (Some(mine), Some(theirs)) = (
+        next.pointer("/metadata/managedFields")
+            .and_then(Value::as_array),
+        old.pointer("/metadata/managedFields")
+            .and_then(Value::as_array),
+    ) else {
         return false;
     };
-    let untimed = |mut e: Value| {
-        if let Some(o) = e.as_object_mut() {
-            o.remove("time");
+    let same_but_time = |x: &Value, y: &Value| match (x.as_object(), y.as_object()) {
+        (Some(x), Some(y)) => {
+            let untimed =
+                |m: &serde_json::Map<String, Value>| m.keys().filter(|k| *k != "time").count();
+            untimed(x) == untimed(y) && x.iter().all(|(k, v)| k == "time" || y.get(k) == Some(v))
         }
-        e
+        _ => x == y,
     };
-    if ea.len() != eb.len()
-        || !ea
-            .into_iter()
-            .zip(eb.iter().cloned())
-            .all(|(x, y)| untimed(x) == untimed(y))
-    {
+    if mine.len() != theirs.len() || !mine.iter().zip(theirs).all(|(x, y)| same_but_time(x, y)) {
         return false;
     }
-    let mut with_b_times = a.clone();
-    with_b_times["metadata"]["managedFields"] = b["metadata"]["managedFields"].clone();
-    with_b_times == *b
+    let old_entries = Value::Array(theirs.clone());
+    let own = std::mem::replace(&mut next["metadata"]["managedFields"], old_entries);
+    if next == old {
+        return true;
+    }
+    next["metadata"]["managedFields"] = own;
+    false
 }
 
 async fn update(

@@ -376,7 +376,11 @@ fn decode_object(bytes: &[u8], message: &Message, depth: usize) -> Result<Value,
             wire => {
                 let value = decode_value(wire, raw, field.json, depth)?;
                 if let Value::Object(inlined) = &value {
-                    if INLINE.contains(&(message.name, field.json)) {
+                    // The field name first: it is short and rarely matches.
+                    if INLINE
+                        .iter()
+                        .any(|(m, f)| *f == field.json && *m == message.name)
+                    {
                         out.extend(inlined.clone());
                         continue;
                     }

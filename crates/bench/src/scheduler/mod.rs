@@ -358,9 +358,10 @@ async fn create_all(
             Ok((p.metadata.name.unwrap_or_default(), body))
         })
         .collect::<Result<Vec<_>, kube::Error>>()?;
+    let client = api.clone().into_client();
     futures::stream::iter(bodies)
         .map(|(name, body)| {
-            let client = api.clone().into_client();
+            let client = client.clone();
             let sent = sent.clone();
             let url = url.clone();
             async move {
