@@ -189,7 +189,12 @@ impl WatchCache {
             .map(|r| ResourceCache {
                 resource: r,
                 prefix: r.key_prefix(),
-                paths: Paths::new(fields::read_paths(r).chain(["metadata.labels"])),
+                paths: Paths::new(
+                    fields::selectable(r)
+                        .iter()
+                        .copied()
+                        .chain(["metadata.labels"]),
+                ),
                 state: RwLock::new(State::default()),
             })
             .collect();
