@@ -80,14 +80,15 @@ impl Elector {
             tokio::time::sleep(self.cfg.retry_period).await;
             match self.try_acquire_or_renew().await {
                 Ok(true) => last_renewal = Instant::now(),
-                Ok(false) => {
-                    tracing::error!(
-                        "leader election: lease {}/{} taken by another candidate",
-                        self.cfg.namespace,
-                        self.cfg.name
-                    );
-                    return;
-                }
+                // A write conflict, or the Lease seen in another's hands:
+                // as in client-go, only the renew deadline ends the lead
+                // (no other candidate may take it before leaseDuration,
+                // which is longer, has passed without a renewal).
+                Ok(false) => tracing::warn!(
+                    "leader election: lease {}/{} not renewed this round",
+                    self.cfg.namespace,
+                    self.cfg.name
+                ),
                 Err(e) => tracing::warn!("leader election: renewing: {e}"),
             }
             if last_renewal.elapsed() >= self.cfg.renew_deadline {
