@@ -3,6 +3,7 @@
 //! a crash. One writer thread group-commits concurrent writes; readers read
 //! snapshots beside it; a hub fans committed events out to watches.
 
+mod index;
 mod lease;
 mod reads;
 mod schema;
@@ -16,7 +17,7 @@ use async_trait::async_trait;
 use reads::ReadPool;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex, Weak};
+use std::sync::{mpsc, Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use watch::Hub;
@@ -71,6 +72,7 @@ impl SqliteStore {
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(&sql)?;
         let revs = schema::read_revisions(&conn).map_err(&sql)?;
+        let index = Arc::new(RwLock::new(schema::load_index(&conn).map_err(&sql)?));
         let leases = Arc::new(lease::Leases::default());
         {
             let mut stmt = conn.prepare("SELECT id, ttl FROM lease").map_err(&sql)?;
@@ -90,6 +92,7 @@ impl SqliteStore {
             hub.clone(),
             leases.clone(),
             wal_long.clone(),
+            index.clone(),
         )?;
         let (tx, rx) = mpsc::channel();
         let writer_hub = hub.clone();
@@ -111,7 +114,7 @@ impl SqliteStore {
             _stop_checkpoints: stop_checkpoints,
             requests: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
-            reads: ReadPool::new(db),
+            reads: ReadPool::new(db, index),
             hub,
             leases,
         });
@@ -334,5 +337,82 @@ mod tests {
             last - first,
             CHECKPOINT_EVERY * 6
         );
+    }
+
+    /// Everything the in-memory key index answers survives a reopen, which
+    /// rebuilds it from `kv`: current reads, reads at older revisions,
+    /// compaction's cut, and the keys attached to a lease.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reopened_store_reads_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let lease = store.lease_grant(60).await.unwrap();
+        let a1 = store.create("/k/a", b"a1".to_vec(), None).await.unwrap();
+        let early = store
+            .create("/k/b", b"b1".to_vec(), Some(lease))
+            .await
+            .unwrap();
+        store.create("/k/c", b"c1".to_vec(), None).await.unwrap();
+        let a2 = store
+            .update("/k/a", b"a2".to_vec(), a1, None)
+            .await
+            .unwrap();
+        let (_, cut) = store.delete("/k/c", None).await.unwrap();
+        store
+            .update("/k/a", b"a3".to_vec(), a2, None)
+            .await
+            .unwrap();
+        store.compact(cut).await.unwrap();
+        let read = |store: &SqliteStore, rev: Revision| {
+            let req = RangeRequest::prefix("/k/").at_revision(rev);
+            let store = store.inner.reads.clone();
+            async move {
+                let resp = store.range(req).await.unwrap();
+                resp.kvs
+                    .iter()
+                    .map(|kv| format!("{}={}", kv.key, String::from_utf8_lossy(&kv.value)))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let now = store.revisions().await.unwrap().current;
+        let before = (read(&store, cut).await, read(&store, now).await);
+        assert_eq!(before.0, vec!["/k/a=a2", "/k/b=b1"]);
+        assert_eq!(before.1, vec!["/k/a=a3", "/k/b=b1"]);
+        store.close().await;
+        drop(store);
+
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        assert_eq!((read(&store, cut).await, read(&store, now).await), before);
+        let below = store
+            .range(RangeRequest::prefix("/k/").at_revision(early))
+            .await;
+        assert!(matches!(below, Err(Error::Compacted { .. })), "{below:?}");
+        store.lease_revoke(lease).await.unwrap();
+        assert_eq!(read(&store, 0).await, vec!["/k/a=a3"]);
+    }
+
+    /// A request that fails after one of its writes leaves nothing behind,
+    /// in `kv` or in the index.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_request_leaves_no_key_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let txn = Txn {
+            compares: Vec::new(),
+            success: vec![
+                TxnOp::put("/k/a", b"a".to_vec()),
+                TxnOp::put_with_lease("/k/b", b"b".to_vec(), Some(999)),
+            ],
+            failure: Vec::new(),
+        };
+        assert!(matches!(
+            store.txn(txn).await,
+            Err(Error::LeaseNotFound(999))
+        ));
+        let (kv, _) = store.get("/k/a").await.unwrap();
+        assert!(kv.is_none(), "{kv:?}");
+        store.create("/k/a", b"a".to_vec(), None).await.unwrap();
+        let (kv, _) = store.get("/k/a").await.unwrap();
+        assert_eq!(kv.map(|kv| kv.version), Some(1));
     }
 }

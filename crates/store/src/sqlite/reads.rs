@@ -2,13 +2,18 @@
 //! on a snapshot; a small pool of connections serves them on tokio's
 //! blocking threads.
 
-use super::schema::{self, sql_err};
+use super::index::KeyIndex;
+use super::schema::{self, sql_err, RangeError};
 use super::watch::Published;
 use crate::error::{Error, Result};
 use crate::types::{RangeRequest, RangeResponse, Revision, Revisions, WatchRequest};
 use rusqlite::Connection;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Snapshots a range read takes at most when compactions keep overtaking
+/// it (one more is enough unless compactions follow each other closely).
+const STALE_RETRIES: usize = 3;
 
 /// Reads run at once (and connections kept open): more readers wait for
 /// a turn instead of opening and closing connections under load.
@@ -17,15 +22,17 @@ const MAX_READERS: usize = 16;
 pub(crate) struct ReadPool {
     db: PathBuf,
     path: String,
+    index: Arc<RwLock<KeyIndex>>,
     idle: Mutex<Vec<Connection>>,
     permits: tokio::sync::Semaphore,
 }
 
 impl ReadPool {
-    pub(crate) fn new(db: PathBuf) -> Arc<ReadPool> {
+    pub(crate) fn new(db: PathBuf, index: Arc<RwLock<KeyIndex>>) -> Arc<ReadPool> {
         Arc::new(ReadPool {
             path: db.display().to_string(),
             db,
+            index,
             idle: Mutex::new(Vec::new()),
             permits: tokio::sync::Semaphore::new(MAX_READERS),
         })
@@ -63,10 +70,23 @@ impl ReadPool {
     }
 
     pub(crate) async fn range(self: &Arc<Self>, req: RangeRequest) -> Result<RangeResponse> {
-        self.with_snapshot(move |conn, revs, path| {
-            schema::range(conn, &req, revs).map_err(|e| e.into_error(path, req.revision))
-        })
-        .await
+        let req = Arc::new(req);
+        let mut attempt = 0;
+        loop {
+            let (req, index) = (req.clone(), self.index.clone());
+            let read = self
+                .with_snapshot(move |conn, revs, path| {
+                    match schema::range(conn, &index, &req, revs) {
+                        Err(RangeError::Stale) if attempt < STALE_RETRIES => Ok(None),
+                        r => r.map(Some).map_err(|e| e.into_error(path, req.revision)),
+                    }
+                })
+                .await?;
+            if let Some(resp) = read {
+                return Ok(resp);
+            }
+            attempt += 1;
+        }
     }
 
     pub(crate) async fn revisions(self: &Arc<Self>) -> Result<Revisions> {

@@ -2,15 +2,18 @@
 //!
 //! `kv` is the history: one row per change (a put, or a delete's
 //! tombstone), in commit order (`id`), each pointing at the key's previous
-//! row (`prev_id`) so a watch can hand out the previous value. `live` maps
-//! every existing key to its newest row, which makes reads of the present
-//! an index lookup. `meta` holds the current and compacted revisions.
+//! row (`prev_id`) so a watch can hand out the previous value. Which row
+//! holds a key's value at a revision is the in-memory [`KeyIndex`]'s to
+//! say; `kv` is only appended to and read by id. `meta` holds the current
+//! and compacted revisions.
 
+use super::index::{KeyIndex, KeyRange, Row};
 use super::watch::Published;
 use crate::error::{Error, Result};
 use crate::types::{Event, EventKind, KeyValue, RangeRequest, RangeResponse, Revision, Revisions};
 use bytes::Bytes;
-use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use rusqlite::{params_from_iter, Connection};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS kv (
@@ -24,14 +27,10 @@ CREATE TABLE IF NOT EXISTS kv (
     value BLOB NOT NULL,
     prev_id INTEGER
 );
-CREATE INDEX IF NOT EXISTS kv_key_id ON kv(key, id);
 CREATE INDEX IF NOT EXISTS kv_rev ON kv(rev);
-CREATE TABLE IF NOT EXISTS live (
-    key TEXT PRIMARY KEY,
-    id INTEGER NOT NULL,
-    lease INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS live_lease ON live(lease) WHERE lease != 0;
+-- Kept by earlier versions, now in memory (see index.rs).
+DROP INDEX IF EXISTS kv_key_id;
+DROP TABLE IF EXISTS live;
 CREATE TABLE IF NOT EXISTS lease (
     id INTEGER PRIMARY KEY,
     ttl INTEGER NOT NULL
@@ -42,9 +41,6 @@ CREATE TABLE IF NOT EXISTS meta (
 ) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta (name, value) VALUES ('rev', 1), ('compacted', 0), ('lease_seq', 0);
 ";
-
-/// Columns every row query selects, in the order [`kv_from_row`] reads them.
-const KV_COLUMNS: &str = "k.id, k.rev, k.key, k.create_rev, k.version, k.lease";
 
 /// Wraps a rusqlite error with the database path.
 pub(crate) fn sql_err(path: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
@@ -106,7 +102,7 @@ pub(crate) struct Stored {
     pub kv: KeyValue,
 }
 
-fn kv_from_row(row: &Row<'_>, with_value: bool) -> rusqlite::Result<Stored> {
+fn kv_from_row(row: &rusqlite::Row<'_>, with_value: bool) -> rusqlite::Result<Stored> {
     let value: Bytes = if with_value {
         Bytes::from(row.get::<_, Vec<u8>>(6)?)
     } else {
@@ -125,90 +121,122 @@ fn kv_from_row(row: &Row<'_>, with_value: bool) -> rusqlite::Result<Stored> {
     })
 }
 
-/// The newest row of a key that exists now.
-pub(crate) fn current(conn: &Connection, key: &str) -> rusqlite::Result<Option<Stored>> {
-    let sql = format!(
-        "SELECT {KV_COLUMNS}, k.value FROM live l JOIN kv k ON k.id = l.id WHERE l.key = ?1"
-    );
-    conn.prepare_cached(&sql)?
-        .query_row([key], |r| kv_from_row(r, true))
-        .optional()
+/// Reads row `id` of `kv`, with its value or without.
+fn row_by_id(conn: &Connection, id: i64, with_value: bool) -> rusqlite::Result<Stored> {
+    let sql = if with_value {
+        "SELECT k.id, k.rev, k.key, k.create_rev, k.version, k.lease, k.value FROM kv k WHERE k.id = ?1"
+    } else {
+        "SELECT k.id, k.rev, k.key, k.create_rev, k.version, k.lease, NULL FROM kv k WHERE k.id = ?1"
+    };
+    conn.prepare_cached(sql)?
+        .query_row([id], |r| kv_from_row(r, with_value))
 }
 
-/// The SQL condition and parameters selecting `column` in a request's range.
-fn range_condition(column: &str, key: &str, range_end: Option<&str>) -> (String, Vec<String>) {
-    match range_end {
-        None => (format!("{column} = ?"), vec![key.to_owned()]),
-        Some("") => (format!("{column} >= ?"), vec![key.to_owned()]),
-        Some(end) => (
-            format!("{column} >= ? AND {column} < ?"),
-            vec![key.to_owned(), end.to_owned()],
-        ),
+/// Builds the key index from `kv` (at open).
+pub(crate) fn load_index(conn: &Connection) -> rusqlite::Result<KeyIndex> {
+    let mut index = KeyIndex::default();
+    let mut stmt = conn.prepare("SELECT id, rev, key, deleted, lease FROM kv ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let key: String = r.get(2)?;
+        index.push(
+            &key,
+            Row {
+                id: r.get(0)?,
+                rev: r.get(1)?,
+                deleted: r.get(3)?,
+                lease: r.get(4)?,
+            },
+        );
     }
+    Ok(index)
 }
 
-/// Keys of the live range, for deletes: `(key, row id, lease)`.
+/// The newest row of a key that exists now.
+pub(crate) fn current(
+    conn: &Connection,
+    index: &RwLock<KeyIndex>,
+    key: &str,
+) -> rusqlite::Result<Option<Stored>> {
+    let row = read(index).current(key);
+    row.map(|r| row_by_id(conn, r.id, true)).transpose()
+}
+
+/// The live keys of a range, with their values, for deletes.
 pub(crate) fn live_keys(
     conn: &Connection,
+    index: &RwLock<KeyIndex>,
     key: &str,
     range_end: Option<&str>,
 ) -> rusqlite::Result<Vec<Stored>> {
-    let (cond, params) = range_condition("l.key", key, range_end);
-    let sql = format!(
-        "SELECT {KV_COLUMNS}, k.value FROM live l JOIN kv k ON k.id = l.id WHERE {cond} ORDER BY l.key"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(params.iter()), |r| kv_from_row(r, true))?;
-    rows.collect()
+    let range = KeyRange {
+        key,
+        end: range_end,
+    };
+    let rows = read(index).visible(&range, Revision::MAX, usize::MAX);
+    rows.iter().map(|r| row_by_id(conn, r.id, true)).collect()
+}
+
+/// The index, read; a writer that panicked left it as consistent as
+/// between two of its steps.
+pub(crate) fn read(index: &RwLock<KeyIndex>) -> RwLockReadGuard<'_, KeyIndex> {
+    index.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The index, for a change.
+pub(crate) fn write(index: &RwLock<KeyIndex>) -> RwLockWriteGuard<'_, KeyIndex> {
+    index.write().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Serves a range read inside the caller's (read or write) transaction.
 /// `revs` is the snapshot's revisions; checks the requested revision.
 pub(crate) fn range(
     conn: &Connection,
+    index: &RwLock<KeyIndex>,
     req: &RangeRequest,
     revs: Revisions,
 ) -> Result<RangeResponse, RangeError> {
     if req.revision > revs.current {
         return Err(RangeError::Future(revs.current));
     }
-    if req.revision > 0 && req.revision < revs.compacted {
-        return Err(RangeError::Compacted(revs.compacted));
-    }
-    let historic = req.revision > 0 && req.revision < revs.current;
-    let (cond, mut params) = if historic {
-        // Each key's newest row at or below the revision, unless a
-        // tombstone: walks the (key, id) index in key order, so a page
-        // costs its own size, not the range's.
-        let (cond, params) = range_condition("k.key", &req.key, req.range_end.as_deref());
-        (
-            format!(
-                "{cond} AND k.rev <= {rev} AND k.deleted = 0 AND NOT EXISTS (SELECT 1 FROM kv n WHERE n.key = k.key AND n.id > k.id AND n.rev <= {rev})",
-                rev = req.revision
-            ),
-            params,
-        )
-    } else {
-        let (cond, params) = range_condition("l.key", &req.key, req.range_end.as_deref());
-        (cond, params)
-    };
-    let from = if historic {
-        "kv k"
-    } else {
-        "live l JOIN kv k ON k.id = l.id"
-    };
-    let skip_count = req.skip_count && req.limit > 0 && !req.count_only;
-    let count: i64 = if !skip_count && (req.count_only || req.limit > 0) {
-        let sql = format!("SELECT count(*) FROM {from} WHERE {cond}");
-        conn.prepare_cached(&sql)?
-            .query_row(params_from_iter(params.iter()), |r| r.get(0))?
-    } else {
-        -1
-    };
     let revision = if req.revision > 0 {
         req.revision
     } else {
         revs.current
+    };
+    let range = KeyRange {
+        key: &req.key,
+        end: req.range_end.as_deref(),
+    };
+    let skip_count = req.skip_count && req.limit > 0 && !req.count_only;
+    let limit = if req.limit > 0 {
+        usize::try_from(req.limit).unwrap_or(usize::MAX)
+    } else {
+        usize::MAX
+    };
+    let (rows, count) = {
+        let index = read(index);
+        // Compaction may have taken from the index rows that this snapshot,
+        // older than it, still reads: the caller takes a newer snapshot.
+        let compacted = revs.compacted.max(index.compacted());
+        if revision < index.compacted() && req.revision == 0 {
+            return Err(RangeError::Stale);
+        }
+        if req.revision > 0 && req.revision < compacted {
+            return Err(RangeError::Compacted(compacted));
+        }
+        let count = if !skip_count && (req.count_only || req.limit > 0) {
+            index.count(&range, revision) as i64
+        } else {
+            -1
+        };
+        let fetch = match (req.count_only, skip_count) {
+            (true, _) => 0,
+            // One more than asked, to tell `more` without counting.
+            (false, true) => limit.saturating_add(1),
+            (false, false) => limit,
+        };
+        (index.visible(&range, revision, fetch), count)
     };
     if req.count_only {
         return Ok(RangeResponse {
@@ -218,29 +246,14 @@ pub(crate) fn range(
             revision,
         });
     }
-    // Order by the column whose index the scan walks, so that a LIMIT
-    // stops early instead of sorting the whole range.
-    let order = if historic { "k.key" } else { "l.key" };
-    let value_col = if req.keys_only { "NULL" } else { "k.value" };
-    let mut sql =
-        format!("SELECT {KV_COLUMNS}, {value_col} FROM {from} WHERE {cond} ORDER BY {order}");
-    if req.limit > 0 {
-        sql.push_str(" LIMIT ?");
-        // One more than asked, to tell `more` without counting.
-        let fetch = if skip_count { req.limit + 1 } else { req.limit };
-        params.push(fetch.to_string());
-    }
-    let mut stmt = conn.prepare_cached(&sql)?;
     let with_value = !req.keys_only;
-    let kvs = stmt
-        .query_map(params_from_iter(params.iter()), |r| {
-            kv_from_row(r, with_value).map(|s| s.kv)
-        })?
+    let mut kvs = rows
+        .iter()
+        .map(|r| row_by_id(conn, r.id, with_value).map(|s| s.kv))
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut kvs = kvs;
     if skip_count {
-        let more = kvs.len() as i64 > req.limit;
-        kvs.truncate(req.limit as usize);
+        let more = kvs.len() > limit;
+        kvs.truncate(limit);
         return Ok(RangeResponse {
             count: kvs.len() as i64 + i64::from(more),
             more,
@@ -262,6 +275,8 @@ pub(crate) enum RangeError {
     Sql(rusqlite::Error),
     Future(Revision),
     Compacted(Revision),
+    /// The snapshot is older than a compaction the index has seen.
+    Stale,
 }
 
 impl From<rusqlite::Error> for RangeError {
@@ -282,7 +297,25 @@ impl RangeError {
                 requested,
                 compacted,
             },
+            // Readers retry with a new snapshot; one that keeps losing the
+            // race is told what it raced with.
+            RangeError::Stale => Error::Compacted {
+                requested,
+                compacted: requested,
+            },
         }
+    }
+}
+
+/// The SQL condition and parameters selecting `column` in a request's range.
+fn range_condition(column: &str, key: &str, range_end: Option<&str>) -> (String, Vec<String>) {
+    match range_end {
+        None => (format!("{column} = ?"), vec![key.to_owned()]),
+        Some("") => (format!("{column} >= ?"), vec![key.to_owned()]),
+        Some(end) => (
+            format!("{column} >= ? AND {column} < ?"),
+            vec![key.to_owned(), end.to_owned()],
+        ),
     }
 }
 

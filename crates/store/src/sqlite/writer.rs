@@ -7,6 +7,7 @@
 //! grows with the number of concurrent writers. Only after the commit is on
 //! disk are the changes published to watchers and the callers answered.
 
+use super::index::{KeyIndex, Row};
 use super::schema::{self, sql_err, Stored};
 use super::watch::{Hub, Published};
 use crate::error::{Error, Result};
@@ -14,7 +15,7 @@ use crate::types::*;
 use rusqlite::{params, Connection};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -32,7 +33,7 @@ const MAX_BATCH: usize = 512;
 /// A commit slower than this makes the next batch take up to [`MAX_BATCH`].
 const SLOW_COMMIT: Duration = Duration::from_millis(3);
 /// Rows compaction deletes per transaction, so that writers never wait long.
-const COMPACT_CHUNK: i64 = 2_000;
+const COMPACT_CHUNK: usize = 2_000;
 
 pub(crate) enum Request {
     Txn(Txn, oneshot::Sender<Result<TxnResponse>>),
@@ -73,8 +74,14 @@ pub(crate) struct Writer {
     path: String,
     rev: Revision,
     compacted: Revision,
-    /// Compaction target whose old rows are still being deleted.
+    /// Compaction target not yet taken out of the index.
     compacting: Option<Revision>,
+    /// Rows compaction took out of the index, still to delete from `kv`.
+    victims: Vec<i64>,
+    index: Arc<RwLock<KeyIndex>>,
+    /// Keys whose newest index row this batch added, in order: taken back
+    /// when their request or the commit fails.
+    pushed: Vec<String>,
     hub: Arc<Hub>,
     leases: Arc<super::lease::Leases>,
     /// Set by the checkpoint thread when the WAL is long.
@@ -90,6 +97,7 @@ impl Writer {
         hub: Arc<Hub>,
         leases: Arc<super::lease::Leases>,
         wal_long: Arc<AtomicBool>,
+        index: Arc<RwLock<KeyIndex>>,
     ) -> Result<Writer> {
         let revs = schema::read_revisions(&conn).map_err(sql_err(&path))?;
         // Finish a compaction a crash interrupted: its rows may remain.
@@ -100,6 +108,9 @@ impl Writer {
             rev: revs.current,
             compacted: revs.compacted,
             compacting,
+            victims: Vec::new(),
+            index,
+            pushed: Vec::new(),
             hub,
             leases,
             wal_long,
@@ -110,7 +121,7 @@ impl Writer {
     /// Serves requests until every sender is gone.
     pub(crate) fn run(mut self, rx: Receiver<Request>) {
         loop {
-            let first = if self.compacting.is_some() {
+            let first = if self.compaction_pending() {
                 match rx.try_recv() {
                     Ok(r) => r,
                     Err(TryRecvError::Empty) => {
@@ -139,7 +150,7 @@ impl Writer {
             }
             self.commit_batch(batch);
             self.finish_checkpoint();
-            if self.compacting.is_some() {
+            if self.compaction_pending() {
                 self.compact_chunk();
             }
         }
@@ -164,6 +175,7 @@ impl Writer {
         let start_rev = self.rev;
         let mut replies = Vec::with_capacity(batch.len());
         let mut published = Vec::new();
+        self.pushed.clear();
         if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
             for req in batch {
                 self.reply_for(req, Err(self.commit_failed(&e))).send();
@@ -187,11 +199,13 @@ impl Writer {
             tracing::error!(path = %self.path, error = %e, "store commit failed");
             let _ = self.conn.execute_batch("ROLLBACK");
             self.rev = start_rev;
+            self.take_back_index_rows(0);
             for reply in replies {
                 reply.fail(|| self.commit_failed(&e)).send();
             }
             return;
         }
+        self.pushed.clear();
         self.hub.publish(self.rev, published);
         for reply in replies {
             reply.send();
@@ -218,6 +232,7 @@ impl Writer {
     fn apply_in_savepoint(&mut self, req: Request, published: &mut Vec<Published>) -> Reply {
         let rev_before = self.rev;
         let events_before = published.len();
+        let pushed_before = self.pushed.len();
         if let Err(e) = self.exec_cached("SAVEPOINT req") {
             let path = self.path.clone();
             return self.reply_for(req, Err(sql_err(&path)(e)));
@@ -250,6 +265,7 @@ impl Writer {
         } else {
             self.rev = rev_before;
             published.truncate(events_before);
+            self.take_back_index_rows(pushed_before);
             self.exec_cached("ROLLBACK TO req")
                 .and_then(|()| self.exec_cached("RELEASE req"))
         };
@@ -257,6 +273,23 @@ impl Writer {
             return reply.fail(|| self.commit_failed(&e));
         }
         reply
+    }
+
+    /// Takes the index rows pushed since the `from`th back out, newest first.
+    fn take_back_index_rows(&mut self, from: usize) {
+        if self.pushed.len() <= from {
+            return;
+        }
+        let mut index = schema::write(&self.index);
+        for key in self.pushed.drain(from..).rev() {
+            index.pop(&key);
+        }
+    }
+
+    /// Adds a row to the index, to be taken back if its request fails.
+    fn push_index_row(&mut self, key: &str, row: Row) {
+        schema::write(&self.index).push(key, row);
+        self.pushed.push(key.to_owned());
     }
 
     /// Runs a statement without parameters from the statement cache: the
@@ -273,7 +306,7 @@ impl Writer {
         let sql = sql_err(&path);
         let mut succeeded = true;
         for cmp in &txn.compares {
-            let current = schema::current(&self.conn, &cmp.key).map_err(&sql)?;
+            let current = schema::current(&self.conn, &self.index, &cmp.key).map_err(&sql)?;
             if !cmp.holds(current.as_ref().map(|s| &s.kv)) {
                 succeeded = false;
                 break;
@@ -294,7 +327,7 @@ impl Writer {
                     if lease != 0 && !self.lease_exists(lease)? {
                         return Err(Error::LeaseNotFound(lease));
                     }
-                    let prev = schema::current(&self.conn, key).map_err(&sql)?;
+                    let prev = schema::current(&self.conn, &self.index, key).map_err(&sql)?;
                     self.put_row(key, value, lease, new_rev, prev.as_ref(), published)?;
                     wrote = true;
                     TxnOpResponse::Put {
@@ -303,8 +336,8 @@ impl Writer {
                 }
                 TxnOp::Delete { key, prefix } => {
                     let end = prefix.then(|| prefix_end(key));
-                    let victims =
-                        schema::live_keys(&self.conn, key, end.as_deref()).map_err(&sql)?;
+                    let victims = schema::live_keys(&self.conn, &self.index, key, end.as_deref())
+                        .map_err(&sql)?;
                     for victim in &victims {
                         self.delete_row(victim, new_rev, published)?;
                     }
@@ -320,7 +353,7 @@ impl Writer {
                         current: if wrote { new_rev } else { self.rev },
                         compacted: self.compacted,
                     };
-                    let resp = schema::range(&self.conn, req, revs)
+                    let resp = schema::range(&self.conn, &self.index, req, revs)
                         .map_err(|e| e.into_error(&path, req.revision))?;
                     TxnOpResponse::Get(resp)
                 }
@@ -350,7 +383,8 @@ impl Writer {
             Some(p) => (p.kv.create_revision, p.kv.version + 1),
             None => (rev, 1),
         };
-        let sql = sql_err(&self.path);
+        let path = self.path.clone();
+        let sql = sql_err(&path);
         self.conn
             .prepare_cached(
                 "INSERT INTO kv (rev, key, deleted, create_rev, version, lease, value, prev_id)
@@ -369,10 +403,15 @@ impl Writer {
             })
             .map_err(&sql)?;
         let id = self.conn.last_insert_rowid();
-        self.conn
-            .prepare_cached("INSERT OR REPLACE INTO live (key, id, lease) VALUES (?1, ?2, ?3)")
-            .and_then(|mut s| s.execute(params![key, id, lease]))
-            .map_err(&sql)?;
+        self.push_index_row(
+            key,
+            Row {
+                id,
+                rev,
+                lease,
+                deleted: false,
+            },
+        );
         let kv = KeyValue {
             key: key.to_owned(),
             value: bytes::Bytes::copy_from_slice(value),
@@ -394,7 +433,8 @@ impl Writer {
         rev: Revision,
         published: &mut Vec<Published>,
     ) -> Result<()> {
-        let sql = sql_err(&self.path);
+        let path = self.path.clone();
+        let sql = sql_err(&path);
         let key = &victim.kv.key;
         self.conn
             .prepare_cached(
@@ -404,10 +444,15 @@ impl Writer {
             .and_then(|mut s| s.execute(params![rev, key, victim.id]))
             .map_err(&sql)?;
         let id = self.conn.last_insert_rowid();
-        self.conn
-            .prepare_cached("DELETE FROM live WHERE key = ?1")
-            .and_then(|mut s| s.execute([key]))
-            .map_err(&sql)?;
+        self.push_index_row(
+            key,
+            Row {
+                id,
+                rev,
+                lease: 0,
+                deleted: true,
+            },
+        );
         let tomb = KeyValue {
             key: key.clone(),
             value: bytes::Bytes::new(),
@@ -454,18 +499,11 @@ impl Writer {
         if removed == 0 {
             return Err(Error::LeaseNotFound(id));
         }
-        let keys: Vec<String> = self
-            .conn
-            .prepare_cached("SELECT key FROM live WHERE lease = ?1 ORDER BY key")
-            .and_then(|mut s| {
-                s.query_map([id], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()
-            })
-            .map_err(&sql)?;
+        let keys = schema::read(&self.index).leased(id);
         if !keys.is_empty() {
             let rev = self.rev + 1;
             for key in &keys {
-                if let Some(victim) = schema::current(&self.conn, key).map_err(&sql)? {
+                if let Some(victim) = schema::current(&self.conn, &self.index, key).map_err(&sql)? {
                     self.delete_row(&victim, rev, published)?;
                 }
             }
@@ -495,28 +533,39 @@ impl Writer {
         Ok(())
     }
 
-    /// Deletes one chunk of history below the compaction target: every row
-    /// older than the target that a newer row at or below it supersedes, and
-    /// tombstones older than the target. Rows at the target stay, so a watch
-    /// from the compacted revision still sees every change.
+    fn compaction_pending(&self) -> bool {
+        self.compacting.is_some() || !self.victims.is_empty()
+    }
+
+    /// Deletes one chunk of the history below the compaction target. The
+    /// first chunk after a compaction started takes the rows from the index
+    /// (see [`KeyIndex::compact`]); each chunk is its own transaction, so
+    /// that writers never wait long.
     fn compact_chunk(&mut self) {
-        let Some(rev) = self.compacting else { return };
-        let deleted = self.conn.execute(
-            "DELETE FROM kv WHERE id IN (
-                SELECT k.id FROM kv k WHERE k.rev < ?1 AND (k.deleted = 1 OR EXISTS (
-                    SELECT 1 FROM kv n WHERE n.key = k.key AND n.id > k.id AND n.rev <= ?1))
-                LIMIT ?2)",
-            params![rev, COMPACT_CHUNK],
-        );
-        match deleted {
-            Ok(n) if (n as i64) < COMPACT_CHUNK => {
-                tracing::debug!(revision = rev, "compaction finished");
-                self.compacting = None;
+        if let Some(rev) = self.compacting.take() {
+            let victims = schema::write(&self.index).compact(rev);
+            self.victims.extend(victims);
+        }
+        let n = self.victims.len().min(COMPACT_CHUNK);
+        let chunk: Vec<i64> = self.victims.drain(..n).collect();
+        let deleted = (|| {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            let mut stmt = self.conn.prepare_cached("DELETE FROM kv WHERE id = ?1")?;
+            for id in &chunk {
+                stmt.execute([id])?;
             }
-            Ok(_) => {}
+            drop(stmt);
+            self.conn.execute_batch("COMMIT")
+        })();
+        match deleted {
+            Ok(()) if self.victims.is_empty() => tracing::debug!("compaction finished"),
+            Ok(()) => {}
             Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                // The rows stay in `kv`, out of the index; the next open
+                // rebuilds the index with them and deletes them then.
                 tracing::error!(path = %self.path, error = %e, "compaction failed");
-                self.compacting = None;
+                self.victims.clear();
             }
         }
     }
