@@ -472,15 +472,27 @@ pub fn apply(
             remove_at(&mut merged, p);
         }
     }
-    entries.retain(|e| !(e.manager == manager && e.operation == "Apply"));
-    entries.push(Entry {
+    let entry = Entry {
         manager: manager.to_owned(),
         operation: "Apply".into(),
         api_version: api_version.to_owned(),
         time: now(),
         subresource: String::new(),
         fields: new_set,
-    });
+    };
+    // The manager's entry keeps its place, so that an apply that changes
+    // nothing differs from the stored object in its time alone (see
+    // `only_managed_times_differ`), whichever managers follow it.
+    let mine = |e: &Entry| e.manager == manager && e.operation == "Apply";
+    match entries.iter().position(mine) {
+        Some(at) => {
+            entries[at] = entry;
+            // A second entry of the manager's (stored twice) goes.
+            let rest = entries.split_off(at + 1);
+            entries.extend(rest.into_iter().filter(|e| !mine(e)));
+        }
+        None => entries.push(entry),
+    }
     write_entries(&mut merged, &entries);
     Ok(merged)
 }

@@ -159,23 +159,20 @@ fn write_list<'a>(
                     out.push(b',');
                 }
                 write_str(out, &same_key[0].0);
-                out.extend_from_slice(b":{\".\":{}");
+                out.push(b':');
                 match same_key {
                     [(_, item)] => {
+                        out.extend_from_slice(b"{\".\":{}");
                         if let Some(im) = item.as_object() {
                             write_fields(kind, names, im, Level::Inner, true, out);
                         }
+                        out.push(b'}');
                     }
                     // Items sharing a key (rare: Kubernetes accepts
                     // duplicate env names) own the union of their fields,
                     // which the field set works out.
-                    _ => {
-                        out.truncate(out.len() - b"{\".\":{}".len());
-                        write_union(kind, names, same_key, out);
-                        continue;
-                    }
+                    _ => write_union(kind, names, same_key, out),
                 }
-                out.push(b'}');
             }
             out.push(b'}');
             names.pop();

@@ -166,14 +166,18 @@ fn build(group: &str) -> GroupSchemas {
     }
 }
 
+/// The groups of the served kinds, each once.
+fn groups() -> impl Iterator<Item = &'static str> {
+    let mut groups: Vec<&'static str> = KINDS.iter().map(|(g, _, _)| *g).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups.into_iter()
+}
+
 /// The schemas of a group, generated once.
 pub fn for_group(group: &str) -> &'static GroupSchemas {
     static CACHE: OnceLock<HashMap<&'static str, GroupSchemas>> = OnceLock::new();
-    let all = CACHE.get_or_init(|| {
-        let mut groups: Vec<&'static str> = KINDS.iter().map(|(g, _, _)| *g).collect();
-        groups.dedup();
-        groups.into_iter().map(|g| (g, build(g))).collect()
-    });
+    let all = CACHE.get_or_init(|| groups().map(|g| (g, build(g))).collect());
     static EMPTY: OnceLock<GroupSchemas> = OnceLock::new();
     all.get(group).unwrap_or_else(|| {
         EMPTY.get_or_init(|| GroupSchemas {
@@ -231,17 +235,31 @@ enum Shape {
     Open,
 }
 
-/// A kind's schema compiled into [`Shape`]s; node 0 is the kind.
+/// A group's schemas compiled into [`Shape`]s, the definitions its kinds
+/// share (ObjectMeta, PodSpec, ...) compiled once.
 #[derive(Debug)]
 struct Compiled {
     nodes: Vec<Shape>,
+    /// Each kind's node.
+    kinds: HashMap<&'static str, usize>,
 }
 
 impl Compiled {
-    fn new(defs: &Map<String, Value>, root: &Value) -> Compiled {
-        let mut nodes = Vec::new();
-        compile(defs, root, &mut HashMap::new(), &mut nodes);
-        Compiled { nodes }
+    fn new(group: &str) -> Compiled {
+        let schemas = for_group(group);
+        let (mut nodes, mut seen) = (Vec::new(), HashMap::new());
+        let mut kinds = HashMap::new();
+        for (_, kind, _) in KINDS.iter().filter(|(g, _, _)| *g == group) {
+            let root = schemas
+                .kinds
+                .get(kind)
+                .and_then(|name| schemas.definitions.get(name));
+            if let Some(root) = root {
+                let node = compile(&schemas.definitions, root, &mut seen, &mut nodes);
+                kinds.insert(*kind, node);
+            }
+        }
+        Compiled { nodes, kinds }
     }
 }
 
@@ -326,32 +344,24 @@ fn walk(c: &Compiled, node: usize, value: &mut Value, path: &mut String, out: &m
     }
 }
 
-/// The compiled schema of a resource's kind, made once.
-fn compiled(resource: &Resource) -> Option<&'static Compiled> {
-    type ByKind = HashMap<(&'static str, &'static str), Compiled>;
-    static CACHE: OnceLock<ByKind> = OnceLock::new();
-    let all = CACHE.get_or_init(|| {
-        KINDS
-            .iter()
-            .filter_map(|(group, kind, _)| {
-                let schemas = for_group(group);
-                let root = schemas.definitions.get(schemas.kinds.get(kind)?)?;
-                Some(((*group, *kind), Compiled::new(&schemas.definitions, root)))
-            })
-            .collect()
-    });
-    all.get(&(resource.group, resource.kind))
+/// The compiled schemas of a resource's group and its kind's node, made
+/// once.
+fn compiled(resource: &Resource) -> Option<(&'static Compiled, usize)> {
+    static CACHE: OnceLock<HashMap<&'static str, Compiled>> = OnceLock::new();
+    let all = CACHE.get_or_init(|| groups().map(|g| (g, Compiled::new(g))).collect());
+    let group = all.get(resource.group)?;
+    Some((group, *group.kinds.get(resource.kind)?))
 }
 
 /// Removes the fields of `obj` that its kind's schema does not know (as
 /// decoding into the Kubernetes type drops them) and returns their paths
 /// (`spec.containers[0].imagePullPolice`).
 pub fn prune_unknown(resource: &Resource, obj: &mut Value) -> Vec<String> {
-    let Some(compiled) = compiled(resource) else {
+    let Some((compiled, root)) = compiled(resource) else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    walk(compiled, 0, obj, &mut String::new(), &mut out);
+    walk(compiled, root, obj, &mut String::new(), &mut out);
     out
 }
 

@@ -40,7 +40,7 @@ pub async fn bootstrap(store: &dyn cuttle_store::Store, ca_pem: &str) -> Result<
         } else {
             format!("{}\n{ca_pem}", bundle.trim_end())
         };
-        existing["data"]["client-ca-file"] = Value::String(joined);
+        stored::set_at(existing, &["data", "client-ca-file"], Value::String(joined));
     })
     .await
 }

@@ -19,15 +19,14 @@ fn namespaces() -> &'static Resource {
     resources::find("", "v1", "namespaces").expect("namespaces are served")
 }
 
-/// A fresh namespace object.
+/// A fresh namespace object (its uid and creation time are stamped when
+/// stored).
 pub fn new_namespace(name: &str) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {
             "name": name,
-            "uid": uuid::Uuid::new_v4().to_string(),
-            "creationTimestamp": meta::now(),
             "labels": {"kubernetes.io/metadata.name": name},
         },
         "spec": {"finalizers": ["kubernetes"]},

@@ -147,8 +147,13 @@ fn reconcile(existing: &mut Value, default: &Value) {
         }
         existing[list] = Value::Array(merged);
     }
-    existing["metadata"]["labels"]["kubernetes.io/bootstrapping"] = json!("rbac-defaults");
-    existing["metadata"]["annotations"][AUTOUPDATE] = json!("true");
+    let label = ["metadata", "labels", "kubernetes.io/bootstrapping"];
+    stored::set_at(existing, &label, json!("rbac-defaults"));
+    stored::set_at(
+        existing,
+        &["metadata", "annotations", AUTOUPDATE],
+        json!("true"),
+    );
 }
 
 #[cfg(test)]

@@ -51,6 +51,31 @@ pub async fn amend(
     }
 }
 
+/// Sets `value` at `path` in `obj`, making the objects on the way. Where a
+/// step holds something other than an object or null (data written to the
+/// store by hand), `obj` is left as it is: indexing would panic.
+pub fn set_at(obj: &mut Value, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut at = obj;
+    for step in parents {
+        if at.is_null() {
+            *at = json!({});
+        }
+        let Some(map) = at.as_object_mut() else {
+            return;
+        };
+        at = map.entry(*step).or_insert(Value::Null);
+    }
+    if at.is_null() {
+        *at = json!({});
+    }
+    if let Some(map) = at.as_object_mut() {
+        map.insert((*last).to_owned(), value);
+    }
+}
+
 /// The stored object at `key`, for tests.
 #[cfg(test)]
 pub async fn read(store: &dyn Store, key: &str) -> (Value, cuttle_store::Revision) {

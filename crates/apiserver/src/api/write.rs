@@ -503,7 +503,11 @@ fn only_managed_times_differ(next: &mut Value, old: &Value) -> bool {
         }
         _ => x == y,
     };
-    if mine.len() != theirs.len() || !mine.iter().zip(theirs).all(|(x, y)| same_but_time(x, y)) {
+    // The same entries, times included: the difference is elsewhere.
+    if mine == theirs
+        || mine.len() != theirs.len()
+        || !mine.iter().zip(theirs).all(|(x, y)| same_but_time(x, y))
+    {
         return false;
     }
     let old_entries = Value::Array(theirs.clone());

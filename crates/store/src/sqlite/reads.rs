@@ -11,8 +11,10 @@ use rusqlite::Connection;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
-/// Snapshots a range read takes at most when compactions keep overtaking
-/// it (one more is enough unless compactions follow each other closely).
+/// New snapshots a range read takes when a compaction overtook its
+/// snapshot. A compaction reaches the index only after its commit, so a
+/// snapshot taken then sees it: one retry is enough unless compactions
+/// follow each other closely.
 const STALE_RETRIES: usize = 3;
 
 /// Reads run at once (and connections kept open): more readers wait for
@@ -77,7 +79,7 @@ impl ReadPool {
             let read = self
                 .with_snapshot(move |conn, revs, path| {
                     match schema::range(conn, &index, &req, revs) {
-                        Err(RangeError::Stale) if attempt < STALE_RETRIES => Ok(None),
+                        Err(RangeError::Stale(_)) if attempt < STALE_RETRIES => Ok(None),
                         r => r.map(Some).map_err(|e| e.into_error(path, req.revision)),
                     }
                 })

@@ -220,7 +220,7 @@ pub(crate) fn range(
         // older than it, still reads: the caller takes a newer snapshot.
         let compacted = revs.compacted.max(index.compacted());
         if revision < index.compacted() && req.revision == 0 {
-            return Err(RangeError::Stale);
+            return Err(RangeError::Stale(index.compacted()));
         }
         if req.revision > 0 && req.revision < compacted {
             return Err(RangeError::Compacted(compacted));
@@ -275,8 +275,9 @@ pub(crate) enum RangeError {
     Sql(rusqlite::Error),
     Future(Revision),
     Compacted(Revision),
-    /// The snapshot is older than a compaction the index has seen.
-    Stale,
+    /// The snapshot is older than the compaction (to this revision) the
+    /// index has seen.
+    Stale(Revision),
 }
 
 impl From<rusqlite::Error> for RangeError {
@@ -299,9 +300,9 @@ impl RangeError {
             },
             // Readers retry with a new snapshot; one that keeps losing the
             // race is told what it raced with.
-            RangeError::Stale => Error::Compacted {
+            RangeError::Stale(compacted) => Error::Compacted {
                 requested,
-                compacted: requested,
+                compacted,
             },
         }
     }

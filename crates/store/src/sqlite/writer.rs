@@ -73,7 +73,9 @@ impl Reply {
 
 pub(crate) struct Writer {
     conn: Connection,
-    path: String,
+    /// Shared, so that the steps that need `&mut self` while reporting
+    /// errors with the path take a cheap copy of it.
+    path: Arc<str>,
     rev: Revision,
     compacted: Revision,
     /// Compaction target not yet taken out of the index.
@@ -106,7 +108,7 @@ impl Writer {
         let compacting = (revs.compacted > 0).then_some(revs.compacted);
         Ok(Writer {
             conn,
-            path,
+            path: path.into(),
             rev: revs.current,
             compacted: revs.compacted,
             compacting,
@@ -175,6 +177,8 @@ impl Writer {
 
     fn commit_batch(&mut self, batch: Vec<Request>) {
         let start_rev = self.rev;
+        // A compaction the batch starts counts once the batch is committed.
+        let (compacted_before, compacting_before) = (self.compacted, self.compacting);
         let mut replies = Vec::with_capacity(batch.len());
         let mut published = Vec::new();
         self.pushed.clear();
@@ -201,6 +205,8 @@ impl Writer {
             tracing::error!(path = %self.path, error = %e, "store commit failed");
             let _ = self.conn.execute_batch("ROLLBACK");
             self.rev = start_rev;
+            self.compacted = compacted_before;
+            self.compacting = compacting_before;
             self.take_back_index_rows(0);
             for reply in replies {
                 reply.fail(|| self.commit_failed(&e)).send();
@@ -208,6 +214,9 @@ impl Writer {
             return;
         }
         self.pushed.clear();
+        if self.compacted != compacted_before {
+            self.hub.set_compacted(self.compacted);
+        }
         self.hub.publish(self.rev, published);
         for reply in replies {
             reply.send();
@@ -216,7 +225,7 @@ impl Writer {
 
     fn commit_failed(&self, e: &rusqlite::Error) -> Error {
         Error::CommitFailed {
-            path: self.path.clone(),
+            path: self.path.to_string(),
             reason: e.to_string(),
         }
     }
@@ -530,7 +539,6 @@ impl Writer {
         }
         schema::write_meta(&self.conn, "compacted", rev).map_err(sql_err(&self.path))?;
         self.compacted = rev;
-        self.hub.set_compacted(rev);
         self.compacting = Some(rev);
         Ok(())
     }
@@ -545,6 +553,9 @@ impl Writer {
     /// that writers never wait long.
     fn compact_chunk(&mut self) {
         if let Some(rev) = self.compacting.take() {
+            // Oldest first (ids ascend), so that a crash between chunks never
+            // leaves a tombstone deleted while a row it hides remains: the
+            // reopened index would bring the key back.
             let victims = schema::write(&self.index).compact(rev);
             self.victims.extend(victims);
         }
