@@ -94,6 +94,96 @@ fn object_end(inner: &[u8]) -> usize {
     inner.len()
 }
 
+/// The members of a serialized JSON object, in order: each key's raw text
+/// (between its quotes, escapes as written) and its value's raw text.
+/// `None` when `json` is not one well-formed object at the top level; the
+/// values themselves are only delimited, not checked.
+pub fn members(json: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
+    let mut i = skip_ws(json, 0);
+    if json.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(json, i + 1);
+    let mut out = Vec::new();
+    if json.get(i) == Some(&b'}') {
+        return (skip_ws(json, i + 1) == json.len()).then_some(out);
+    }
+    loop {
+        if json.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(json, i)?;
+        let key = &json[i + 1..key_end - 1];
+        i = skip_ws(json, key_end);
+        if json.get(i) != Some(&b':') {
+            return None;
+        }
+        let start = skip_ws(json, i + 1);
+        let end = value_end(json, start)?;
+        out.push((key, &json[start..end]));
+        i = skip_ws(json, end);
+        match json.get(i) {
+            Some(b',') => i = skip_ws(json, i + 1),
+            Some(b'}') => return (skip_ws(json, i + 1) == json.len()).then_some(out),
+            _ => return None,
+        }
+    }
+}
+
+/// Writes an object of raw members (keys as [`members`] gives them).
+pub fn write_object<'a>(members: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Vec<u8> {
+    let mut out = vec![b'{'];
+    for (n, (key, value)) in members.into_iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(key);
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(value);
+    }
+    out.push(b'}');
+    out
+}
+
+fn skip_ws(json: &[u8], mut i: usize) -> usize {
+    while json.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    i
+}
+
+/// The offset just past the string opening at `json[at]`.
+fn string_end(json: &[u8], at: usize) -> Option<usize> {
+    let mut scan = Scan::default();
+    scan.open_string();
+    for (i, &b) in json.iter().enumerate().skip(at + 1) {
+        scan.in_string(b);
+        if !scan.in_str {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// The offset just past the value starting at `json[at]`.
+fn value_end(json: &[u8], at: usize) -> Option<usize> {
+    match json.get(at)? {
+        b'"' => string_end(json, at),
+        b'{' | b'[' => {
+            let end = at + 1 + object_end(&json[at + 1..]);
+            (end < json.len()).then_some(end + 1)
+        }
+        _ => {
+            let len = json[at..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
+                .unwrap_or(json.len() - at);
+            (len > 0).then_some(at + len)
+        }
+    }
+}
+
 /// Where a byte-by-byte walk over JSON is: nesting depth, and inside a
 /// string or not.
 #[derive(Default)]
@@ -131,6 +221,31 @@ mod tests {
     fn spliced(obj: &Value, key: &str, value: &str) -> Option<Value> {
         let bytes = serde_json::to_vec(obj).unwrap();
         into_metadata(&bytes, key, value.as_bytes()).map(|b| serde_json::from_slice(&b).unwrap())
+    }
+
+    #[test]
+    fn members_split_an_object_and_write_back() {
+        let text = br#" { "a" : 1, "b\"c":{"x":[1,"]}"]}, "d":"s,}" , "e":[] ,"f":null} "#;
+        let m = members(text).unwrap();
+        let keys: Vec<&[u8]> = m.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, [&b"a"[..], br#"b\"c"#, b"d", b"e", b"f"]);
+        assert_eq!(m[1].1, br#"{"x":[1,"]}"]}"#);
+        assert_eq!(m[2].1, br#""s,}""#);
+        let back: Value = serde_json::from_slice(&write_object(m)).unwrap();
+        let orig: Value = serde_json::from_slice(text).unwrap();
+        assert_eq!(back, orig);
+        assert_eq!(members(b"{}").unwrap().len(), 0);
+        for bad in [
+            &b""[..],
+            b"[]",
+            b"{",
+            b"{\"a\"}",
+            b"{\"a\":1,}",
+            b"{\"a\":1} x",
+            b"{\"a\":\"x}",
+        ] {
+            assert!(members(bad).is_none(), "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

@@ -20,9 +20,11 @@ use http::{HeaderMap, Response, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+mod binding;
 mod subresources;
+use binding::bind;
 pub use subresources::scale_of;
-use subresources::{bind, evict, token_request, update_scale};
+use subresources::{evict, token_request, update_scale};
 
 /// Retries of a read-modify-write that lost a race it may retry.
 const MAX_RETRIES: usize = 16;
@@ -127,7 +129,7 @@ pub async fn handle(
     let written = match (r.verb, r.subresource) {
         (Verb::Create, None) => create(api, r, query, decode(&body, &content_type(headers))?).await,
         (Verb::Create, Some(Subresource::Binding)) => {
-            bind(api, r, decode(&body, &content_type(headers))?).await
+            bind(api, r, query, decode(&body, &content_type(headers))?).await
         }
         (Verb::Create, Some(Subresource::Token)) => {
             token_request(api, r, decode(&body, &content_type(headers))?).await

@@ -1,5 +1,5 @@
-//! The writable subresources other than status: scale, pods' binding
-//! and eviction, and service accounts' token.
+//! The writable subresources other than status and binding: scale,
+//! pods' eviction, and service accounts' token.
 
 use super::*;
 
@@ -79,62 +79,6 @@ pub(super) async fn update_scale(
     )
     .await?;
     Ok(value_response(StatusCode::OK, &scale_of(&result)))
-}
-
-/// `POST pods/<name>/binding`: sets the pod's node, once.
-pub(super) async fn bind(
-    api: &Arc<ApiServer>,
-    r: &ResourceRequest,
-    binding: Value,
-) -> Result<Response<Body>, ApiError> {
-    let resource = r.resource;
-    let name = r.name.as_deref().unwrap_or_default();
-    let node = binding
-        .pointer("/target/name")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| {
-            ApiError::invalid(
-                resource,
-                name,
-                vec![crate::status::Cause::required("target.name")],
-            )
-        })?
-        .to_owned();
-    let key = resource.key(r.namespace.as_deref(), name);
-    guaranteed_update(api, resource, &key, name, None, false, |old| {
-        if old.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
-            return Err(ApiError::conflict(resource, name));
-        }
-        match old.pointer("/spec/nodeName").and_then(Value::as_str) {
-            Some(n) if !n.is_empty() => Err(ApiError::Conflict {
-                group: "",
-                resource: "pods".into(),
-                name: name.to_owned(),
-                detail: format!("pod {name} is already assigned to node {n:?}"),
-            }),
-            _ => {
-                let mut next = old.clone();
-                next["spec"]["nodeName"] = json!(node);
-                let conds = next["status"]
-                    .as_object_mut()
-                    .map(|s| s.entry("conditions").or_insert_with(|| json!([])).clone());
-                let mut conds = conds.and_then(|c| c.as_array().cloned()).unwrap_or_default();
-                conds.retain(|c| c["type"] != "PodScheduled");
-                conds.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": meta::now()}));
-                next["status"]["conditions"] = Value::Array(conds);
-                if let Some(m) = next.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.remove("resourceVersion");
-                }
-                Ok(Outcome::Write(next))
-            }
-        }
-    })
-    .await?;
-    Ok(value_response(
-        StatusCode::CREATED,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
-    ))
 }
 
 /// `POST serviceaccounts/<name>/token`: a TokenRequest answered with a
