@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::fmt::Debug;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::runtime::watcher::{self, Event};
@@ -23,6 +23,7 @@ use std::sync::mpsc::Sender;
 use tokio::task::JoinHandle;
 
 use super::driver::{Kind, Message, Watched};
+use super::lean_pod::LeanPod;
 
 /// Starts one watch per kind the scheduler needs.
 pub fn spawn(client: Client, tx: Sender<Message>) -> Vec<JoinHandle<()>> {
@@ -34,10 +35,15 @@ pub fn spawn(client: Client, tx: Sender<Message>) -> Vec<JoinHandle<()>> {
             |w| Message::Node(Box::new(w)),
         )),
         tokio::spawn(inform(
-            Api::<Pod>::all(client.clone()),
+            Api::<LeanPod>::all(client.clone()),
             tx.clone(),
             Kind::Pod,
-            |w| Message::Pod(Box::new(w)),
+            |w| {
+                Message::Pod(Box::new(match w {
+                    Watched::Apply(p) => Watched::Apply(p.0),
+                    Watched::Delete(key, uid) => Watched::Delete(key, uid),
+                }))
+            },
         )),
         tokio::spawn(inform(
             Api::<PriorityClass>::all(client.clone()),

@@ -16,6 +16,7 @@ pub mod driver;
 pub mod failures;
 pub mod informers;
 pub mod leader;
+pub mod lean_pod;
 pub mod recorder;
 pub mod writer;
 
