@@ -56,8 +56,20 @@ pub fn object(version: &str, metadata: Value) -> Value {
     Value::Object(m)
 }
 
-/// [`object`] for serialized JSON; reads only the metadata.
+/// [`object`] for serialized JSON. The metadata's bytes are copied as
+/// they are, unparsed (a pod's managedFields are most of them).
 pub fn from_json(version: &str, json: &[u8]) -> Bytes {
+    let metadata = crate::splice::members(json)
+        .and_then(|m| m.into_iter().find(|(k, _)| *k == b"metadata"))
+        .map(|(_, v)| v);
+    if let Some(metadata) = metadata {
+        let api_version = format!("\"meta.k8s.io/{version}\"");
+        return Bytes::from(crate::splice::write_object([
+            (&b"kind"[..], &b"\"PartialObjectMetadata\""[..]),
+            (b"apiVersion", api_version.as_bytes()),
+            (b"metadata", metadata),
+        ]));
+    }
     #[derive(Deserialize)]
     struct OnlyMetadata {
         #[serde(default)]
@@ -101,5 +113,9 @@ mod tests {
             v,
             serde_json::json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": {"name": "p", "uid": "u"}})
         );
+        // Without metadata, the metadata is null.
+        let v: Value = serde_json::from_slice(&from_json("v1beta1", br#"{"kind":"X"}"#)).unwrap();
+        assert_eq!(v["metadata"], Value::Null);
+        assert_eq!(v["apiVersion"], "meta.k8s.io/v1beta1");
     }
 }

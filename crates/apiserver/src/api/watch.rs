@@ -21,6 +21,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// The bytes of event lines gathered into one chunk at most. The events
+/// a commit publishes arrive together: sent as one chunk they cost one
+/// write to the connection instead of one each (a tenth of the writes in
+/// the scheduler's end-to-end bench, whose commits carry ten writes).
+const CHUNK: usize = 256 * 1024;
 /// Interval of bookmarks for clients that allow them.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(30);
 /// The longest a watch lasts without `timeoutSeconds` (Kubernetes picks a
@@ -36,8 +41,9 @@ struct Encoder {
 }
 
 impl Encoder {
-    fn line(&self, kind: &str, object: &[u8]) -> Bytes {
-        let mut out = BytesMut::with_capacity(object.len() + 32);
+    /// Appends one event's line to `out`.
+    fn put_line(&self, out: &mut BytesMut, kind: &str, object: &[u8]) {
+        out.reserve(object.len() + 32);
         out.put_slice(b"{\"type\":\"");
         out.put_slice(kind.as_bytes());
         out.put_slice(b"\",\"object\":");
@@ -55,7 +61,6 @@ impl Encoder {
             out.put_slice(object);
         }
         out.put_slice(b"}\n");
-        out.freeze()
     }
 
     fn bookmark(&self, rv: i64, initial_end: bool) -> Bytes {
@@ -166,17 +171,18 @@ pub async fn watch(
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         let mut last_rv = start_rv;
+        let mut chunk = BytesMut::new();
         for ev in &first {
             if let Some(kind) = filtered(&selectors, ev) {
                 last_rv = last_rv.max(ev.object.rev);
-                if tx
-                    .send(enc.line(kind.as_str(), &ev.object.json))
-                    .await
-                    .is_err()
-                {
+                enc.put_line(&mut chunk, kind.as_str(), &ev.object.json);
+                if chunk.len() >= CHUNK && tx.send(chunk.split().freeze()).await.is_err() {
                     return;
                 }
             }
+        }
+        if !chunk.is_empty() && tx.send(chunk.split().freeze()).await.is_err() {
+            return;
         }
         if send_initial && bookmarks && tx.send(enc.bookmark(last_rv, true)).await.is_err() {
             return;
@@ -187,11 +193,19 @@ pub async fn watch(
             tokio::select! {
                 ev = live.recv() => {
                     let Some(ev) = ev else { return };
-                    last_rv = last_rv.max(ev.object.rev);
-                    if let Some(kind) = filtered(&selectors, &ev) {
-                        if tx.send(enc.line(kind.as_str(), &ev.object.json)).await.is_err() {
-                            return;
+                    // This event and those queued behind it, in one chunk.
+                    let mut next = Some(ev);
+                    while let Some(ev) = next.take() {
+                        last_rv = last_rv.max(ev.object.rev);
+                        if let Some(kind) = filtered(&selectors, &ev) {
+                            enc.put_line(&mut chunk, kind.as_str(), &ev.object.json);
                         }
+                        if chunk.len() < CHUNK {
+                            next = live.try_recv().ok();
+                        }
+                    }
+                    if !chunk.is_empty() && tx.send(chunk.split().freeze()).await.is_err() {
+                        return;
                     }
                 }
                 _ = tick.tick(), if bookmarks => {
