@@ -126,21 +126,19 @@ pub async fn handle(
         .0
         .insert("fieldManager".into(), vec![manager(&query, headers)]);
     let query = &query;
+    // The body is freed once decoded, on the thread that read it (see
+    // `create`): a write's handler awaits the store.
+    let decoded = |body: Bytes| decode(&body, &content_type(headers));
     let written = match (r.verb, r.subresource) {
-        (Verb::Create, None) => create(api, r, query, decode(&body, &content_type(headers))?).await,
-        (Verb::Create, Some(Subresource::Binding)) => {
-            bind(api, r, query, decode(&body, &content_type(headers))?).await
-        }
+        (Verb::Create, None) => create(api, r, query, decoded(body)?).await,
+        (Verb::Create, Some(Subresource::Binding)) => bind(api, r, query, decoded(body)?).await,
         (Verb::Create, Some(Subresource::Token)) => {
             token_request(api, r, decode(&body, &content_type(headers))?).await
         }
         (Verb::Create, Some(Subresource::Eviction)) => {
             evict(api, r, decode(&body, &content_type(headers))?).await
         }
-        (Verb::Update, sub) => {
-            let obj = decode(&body, &content_type(headers))?;
-            update(api, r, query, sub, obj).await
-        }
+        (Verb::Update, sub) => update(api, r, query, sub, decoded(body)?).await,
         (Verb::Patch, sub) => patch_object(api, r, query, headers, &body, sub).await,
         (Verb::Delete, None) => {
             let opts = if body.iter().all(u8::is_ascii_whitespace) {
