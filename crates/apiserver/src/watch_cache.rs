@@ -13,7 +13,7 @@ use bytes::Bytes;
 use cuttle_store::{EventKind, RangeRequest, Revision, Store, WatchRequest};
 use futures::StreamExt;
 use serde_json::Value;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -110,6 +110,8 @@ struct ResourceCache {
 /// The cache of every resource.
 pub struct WatchCache {
     caches: Vec<ResourceCache>,
+    /// Each cache's index by its key prefix.
+    by_prefix: HashMap<String, usize>,
     rev: watch::Sender<Revision>,
     /// The task following the store; it holds the store open.
     follower: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -183,6 +185,16 @@ impl WatchCache {
     /// Loads every object and follows the store from there. The returned
     /// task ends when the store's watch ends for good.
     pub async fn start(store: Arc<dyn Store>) -> Result<Arc<WatchCache>, cuttle_store::Error> {
+        let cache = Arc::new(WatchCache::empty());
+        let rev = cache.load(store.as_ref()).await?;
+        let follower = cache.clone();
+        let task = tokio::spawn(async move { follower.follow(store, rev).await });
+        *cache.follower.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        Ok(cache)
+    }
+
+    /// A cache of every stored resource, holding nothing yet.
+    fn empty() -> WatchCache {
         let caches = RESOURCES
             .iter()
             .filter(|r| r.is_stored())
@@ -197,18 +209,19 @@ impl WatchCache {
                 ),
                 state: RwLock::new(State::default()),
             })
+            .collect::<Vec<_>>();
+        let by_prefix = caches
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.prefix.clone(), i))
             .collect();
         let (rev_tx, _) = watch::channel(0);
-        let cache = Arc::new(WatchCache {
+        WatchCache {
             caches,
+            by_prefix,
             rev: rev_tx,
             follower: std::sync::Mutex::new(None),
-        });
-        let rev = cache.load(store.as_ref()).await?;
-        let follower = cache.clone();
-        let task = tokio::spawn(async move { follower.follow(store, rev).await });
-        *cache.follower.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
-        Ok(cache)
+        }
     }
 
     /// Stops following the store (and so releases it): the apiserver is
@@ -300,8 +313,18 @@ impl WatchCache {
         }
     }
 
+    /// The cache of a key: `/registry/<plural>/...` for the core group,
+    /// `/registry/<group>/<plural>/...` for the others (no core plural is
+    /// also a group's name).
     fn cache_for(&self, key: &str) -> Option<&ResourceCache> {
-        self.caches.iter().find(|c| key.starts_with(&c.prefix))
+        const ROOT: &str = "/registry/";
+        let rest = key.strip_prefix(ROOT)?;
+        let first = ROOT.len() + rest.find('/')? + 1;
+        if let Some(&i) = self.by_prefix.get(&key[..first]) {
+            return Some(&self.caches[i]);
+        }
+        let second = first + key[first..].find('/')? + 1;
+        self.by_prefix.get(&key[..second]).map(|&i| &self.caches[i])
     }
 
     fn cache_of(&self, resource: &Resource) -> &ResourceCache {
@@ -316,14 +339,23 @@ impl WatchCache {
             return;
         };
         let rev = ev.kv.mod_revision;
+        // The object is parsed before the lock is taken: lists and gets
+        // read the cache meanwhile.
+        let obj = match ev.kind {
+            EventKind::Put => cached(c, &ev.kv.key, &ev.kv.value, rev),
+            // The deleted object is its last state at the delete's revision.
+            EventKind::Delete => ev
+                .prev_kv
+                .as_ref()
+                .and_then(|p| cached(c, &ev.kv.key, &p.value, rev)),
+        };
         let mut st = c.state.write().unwrap_or_else(|e| e.into_inner());
-        let prev = st.objects.get(&ev.kv.key).cloned();
         let event = match ev.kind {
             EventKind::Put => {
-                let Some(obj) = cached(c, &ev.kv.key, &ev.kv.value, rev) else {
+                let Some(obj) = obj else {
                     return;
                 };
-                st.objects.insert(ev.kv.key.clone(), obj.clone());
+                let prev = st.objects.insert(ev.kv.key, obj.clone());
                 CacheEvent {
                     kind: if prev.is_some() {
                         EventType::Modified
@@ -335,10 +367,8 @@ impl WatchCache {
                 }
             }
             EventKind::Delete => {
-                st.objects.remove(&ev.kv.key);
-                // The deleted object is its last state at the delete's revision.
-                let last = ev.prev_kv.as_ref().map(|p| p.value.clone());
-                let Some(last) = last.and_then(|v| cached(c, &ev.kv.key, &v, rev)) else {
+                let prev = st.objects.remove(&ev.kv.key);
+                let Some(last) = obj else {
                     return;
                 };
                 CacheEvent {
@@ -474,6 +504,25 @@ impl WatchCache {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_stored_key_finds_its_resources_cache() {
+        let cache = WatchCache::empty();
+        for r in RESOURCES.iter().filter(|r| r.is_stored()) {
+            for key in [r.key(Some("ns"), "x"), r.key(None, "x")] {
+                let found = cache.cache_for(&key).map(|c| c.resource);
+                assert!(found.is_some_and(|f| std::ptr::eq(f, r)), "{key}");
+            }
+        }
+        for odd in [
+            "/registry/",
+            "/registry/nothing/x",
+            "/other/pods/x",
+            "/registry/pods",
+        ] {
+            assert!(cache.cache_for(odd).is_none(), "{odd}");
+        }
+    }
 
     #[test]
     fn splices_the_top_level_metadata_only() {
