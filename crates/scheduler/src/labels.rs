@@ -15,6 +15,18 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 /// Labels of an object.
 pub type Labels = BTreeMap<String, String>;
 
+/// A hash of one label, key and value: selectors that require an exact
+/// label rule out most pods by comparing these instead of strings (FNV-1a,
+/// the same in every run).
+pub fn pair_hash(key: &str, value: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key.as_bytes().iter().chain(&[0xff]).chain(value.as_bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 /// Labels of each known namespace, by name (for affinity terms' namespace selectors).
 pub type NamespaceLabels = std::collections::HashMap<String, Labels>;
 
@@ -149,6 +161,15 @@ impl Selector {
     /// Whether `labels` match.
     pub fn matches(&self, labels: &Labels) -> bool {
         !self.nothing && self.reqs.iter().all(|r| r.matches(labels))
+    }
+
+    /// The [`pair_hash`] of a label every object this selector matches
+    /// carries, when it requires one exact label (as `matchLabels` do).
+    pub fn required_pair(&self) -> Option<u64> {
+        self.reqs.iter().find_map(|r| match &r.op {
+            Op::In(values) if values.len() == 1 => Some(pair_hash(&r.key, &values[0])),
+            _ => None,
+        })
     }
 
     /// Whether this selector matches nothing at all.
@@ -348,6 +369,37 @@ mod tests {
             ..Default::default()
         };
         assert!(!Selector::from_api(Some(&bad)).matches(&l));
+    }
+
+    #[test]
+    fn a_required_pair_is_a_label_every_match_carries() {
+        let sel = |m: &[(&str, &str)], exprs: Vec<LabelSelectorRequirement>| {
+            Selector::from_api(Some(&LabelSelector {
+                match_labels: Some(
+                    m.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+                match_expressions: Some(exprs),
+            }))
+        };
+        let web = sel(&[("app", "web")], vec![]);
+        assert_eq!(web.required_pair(), Some(pair_hash("app", "web")));
+        // Key and value are kept apart: "a"+"pp=web" is another label.
+        assert_ne!(pair_hash("app", "web"), pair_hash("a", "ppweb"));
+        let not_in = LabelSelectorRequirement {
+            key: "tier".into(),
+            operator: "NotIn".into(),
+            values: Some(vec!["be".into()]),
+        };
+        assert_eq!(sel(&[], vec![not_in.clone()]).required_pair(), None);
+        let two = LabelSelectorRequirement {
+            key: "app".into(),
+            operator: "In".into(),
+            values: Some(vec!["a".into(), "b".into()]),
+        };
+        assert_eq!(sel(&[], vec![two, not_in]).required_pair(), None);
+        assert_eq!(Selector::everything().required_pair(), None);
     }
 
     #[test]
