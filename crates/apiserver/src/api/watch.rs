@@ -26,6 +26,9 @@ use tokio::sync::mpsc;
 /// write to the connection instead of one each (a tenth of the writes in
 /// the scheduler's end-to-end bench, whose commits carry ten writes).
 const CHUNK: usize = 256 * 1024;
+/// Events taken from the queue for one chunk at most, so that a watch
+/// whose selector passes few of them still yields now and then.
+const CHUNK_EVENTS: usize = 512;
 /// Interval of bookmarks for clients that allow them.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(30);
 /// The longest a watch lasts without `timeoutSeconds` (Kubernetes picks a
@@ -195,12 +198,14 @@ pub async fn watch(
                     let Some(ev) = ev else { return };
                     // This event and those queued behind it, in one chunk.
                     let mut next = Some(ev);
+                    let mut taken = 0;
                     while let Some(ev) = next.take() {
+                        taken += 1;
                         last_rv = last_rv.max(ev.object.rev);
                         if let Some(kind) = filtered(&selectors, &ev) {
                             enc.put_line(&mut chunk, kind.as_str(), &ev.object.json);
                         }
-                        if chunk.len() < CHUNK {
+                        if chunk.len() < CHUNK && taken < CHUNK_EVENTS {
                             next = live.try_recv().ok();
                         }
                     }

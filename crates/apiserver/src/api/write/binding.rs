@@ -19,7 +19,8 @@ struct Binding {
     node: String,
     annotations: BTreeMap<String, String>,
     uid: Option<String>,
-    resource_version: Option<Revision>,
+    /// Compared as text, as Kubernetes compares preconditions.
+    resource_version: Option<String>,
 }
 
 /// Why a pod cannot take a binding.
@@ -43,8 +44,9 @@ pub(in crate::api) async fn bind(
     let key = resource.key(r.namespace.as_deref(), name);
     let dry = dry_run(query);
     // The first guess comes from the watch cache; a refusal or a conflict
-    // decided on it is decided again on the store's state.
-    let mut guess = true;
+    // decided on it is decided again on the store's state. A dry run
+    // writes nothing that would catch a stale guess: it reads the store.
+    let mut guess = !dry;
     for _ in 0..MAX_RETRIES {
         let cached = guess
             .then(|| api.cache.get(resource, &key))
@@ -113,32 +115,38 @@ fn parse_binding(resource: &Resource, name: &str, body: &Value) -> Result<Bindin
             ));
         }
     }
-    let annotations = body
-        .pointer("/metadata/annotations")
-        .and_then(Value::as_object)
-        .map(|a| {
-            a.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default();
+    if let Some(kind) = body.pointer("/target/kind").filter(|k| !k.is_null()) {
+        if kind.as_str().is_some_and(|k| !k.is_empty() && k != "Node") || !kind.is_string() {
+            return Err(ApiError::invalid(
+                resource,
+                name,
+                vec![crate::status::Cause::not_supported(
+                    "target.kind",
+                    kind,
+                    &["Node", "<empty>"],
+                )],
+            ));
+        }
+    }
+    let annotations = match body.pointer("/metadata/annotations") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(a) => serde_json::from_value(a.clone()).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the Binding's metadata.annotations must map strings to strings: {e}"
+            ))
+        })?,
+    };
     let text = |field: &str| {
         body.pointer(field)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     };
-    let resource_version = match text("/metadata/resourceVersion") {
-        None => None,
-        Some(rv) => Some(rv.parse::<Revision>().map_err(|_| {
-            ApiError::bad_request(format!("invalid resourceVersion {rv:?} in the Binding"))
-        })?),
-    };
     Ok(Binding {
         node,
         annotations,
         uid: text("/metadata/uid"),
-        resource_version,
+        resource_version: text("/metadata/resourceVersion"),
     })
 }
 
@@ -192,7 +200,11 @@ fn bound(
             ));
         }
     }
-    if let Some(want) = b.resource_version.filter(|want| *want != rev) {
+    if let Some(want) = b
+        .resource_version
+        .as_ref()
+        .filter(|want| **want != rev.to_string())
+    {
         return Err(precondition_failed(
             key,
             name,
@@ -315,9 +327,11 @@ fn scheduled_conditions(current: Option<&[u8]>, now: &str) -> Vec<u8> {
     match conditions.iter_mut().find(|c| c["type"] == "PodScheduled") {
         Some(old) => {
             if old["status"] == "True" {
-                if let Some(t) = old.get("lastTransitionTime") {
-                    scheduled["lastTransitionTime"] = t.clone();
-                }
+                // Kept, even when unset (Kubernetes copies the zero time).
+                scheduled["lastTransitionTime"] = old
+                    .get("lastTransitionTime")
+                    .cloned()
+                    .unwrap_or(Value::Null);
             }
             *old = scheduled;
         }
@@ -410,6 +424,34 @@ mod tests {
     }
 
     #[test]
+    fn a_binding_body_is_checked() {
+        let r = &crate::resources::RESOURCES
+            .iter()
+            .find(|r| r.plural == "pods" && r.group.is_empty())
+            .unwrap();
+        let ok = json!({"metadata": {"name": "p", "annotations": {"a": "1"}, "resourceVersion": "x"},
+                        "target": {"kind": "Node", "name": "n"}});
+        let b = parse_binding(r, "p", &ok).unwrap();
+        assert_eq!(b.resource_version.as_deref(), Some("x"));
+        assert_eq!(b.annotations.get("a").map(String::as_str), Some("1"));
+        let code = |body: Value| parse_binding(r, "p", &body).err().map(|e| e.code());
+        assert_eq!(code(json!({"target": {"name": "n"}})), None);
+        assert_eq!(code(json!({"target": {}})), Some(422));
+        assert_eq!(
+            code(json!({"target": {"kind": "Pod", "name": "n"}})),
+            Some(422)
+        );
+        assert_eq!(
+            code(json!({"metadata": {"name": "q"}, "target": {"name": "n"}})),
+            Some(400)
+        );
+        assert_eq!(
+            code(json!({"metadata": {"annotations": {"a": 1}}, "target": {"name": "n"}})),
+            Some(400)
+        );
+    }
+
+    #[test]
     fn kubernetes_refusals() {
         let assigned = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n0"}});
         assert_eq!(
@@ -428,10 +470,10 @@ mod tests {
             refusal(bind_json(&pod, &b)).contains("Precondition failed: UID in precondition: u2")
         );
         let mut b = binding("n1");
-        b.resource_version = Some(6);
+        b.resource_version = Some("6".into());
         assert!(refusal(bind_json(&pod, &b))
             .contains("ResourceVersion in precondition: 6, ResourceVersion in object meta: 7"));
-        b.resource_version = Some(7);
+        b.resource_version = Some("7".into());
         b.uid = Some("u1".into());
         assert!(bind_json(&pod, &b).is_ok());
         assert_eq!(
