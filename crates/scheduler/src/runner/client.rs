@@ -27,6 +27,14 @@ pub enum ClientError {
 /// A client for `config`; with `http2`, HTTP/2 is offered (ALPN `h2`, with
 /// HTTP/1.1 as the fallback), otherwise HTTP/1.1 only.
 pub fn build(config: &Config, http2: bool) -> Result<Client, ClientError> {
+    Ok(Client::new(
+        service(config, http2)?,
+        config.default_namespace.clone(),
+    ))
+}
+
+/// [`build`]'s stack as a bare [`Service`].
+pub fn service(config: &Config, http2: bool) -> Result<Service, ClientError> {
     if let Some(proxy) = &config.proxy_url {
         return Err(ClientError::Proxy(proxy.to_string()));
     }
@@ -75,5 +83,15 @@ pub fn build(config: &Config, http2: bool) -> Result<Client, ClientError> {
         .layer(config.extra_headers_layer()?)
         .map_err(tower::BoxError::from)
         .service(hyper);
-    Ok(Client::new(service, config.default_namespace.clone()))
+    Ok(tower::util::BoxCloneSyncService::new(service))
 }
+
+/// The HTTP stack of [`build`] without kube-rs' [`Client`] around it: a
+/// request goes straight to the connection pool, with no hop through the
+/// client's buffer task. For load generators, whose own CPU is taken from
+/// the server they measure.
+pub type Service = tower::util::BoxCloneSyncService<
+    http::Request<Body>,
+    http::Response<hyper::body::Incoming>,
+    tower::BoxError,
+>;
