@@ -22,15 +22,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
+use http_body_util::BodyExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::api::{DeleteParams, ListParams, PartialObjectMeta, PostParams};
 use kube::runtime::watcher;
 use kube::{Api, Client};
+use tower::ServiceExt;
 
 use cuttle_apiserver::ApiServerConfig;
 use cuttle_scheduler::bench::workloads::{self, Workload};
 use cuttle_scheduler::bench::{packing, AlgorithmBenchOptions};
+use cuttle_scheduler::runner::client::Service;
 use cuttle_scheduler::runner::{self, RunnerConfig};
 use cuttle_scheduler::Scheduler;
 
@@ -122,13 +125,8 @@ pub async fn run_e2e_bench(opts: E2eOptions) -> Result<E2eReport, E2eError> {
     }
     // cuttle's scheduler, when it runs, gets a client (a connection) of its
     // own, as a scheduler process would have.
-    let (apiserver, dir, client, scheduler_client) = match &opts.kubeconfig {
-        Some(path) => (
-            None,
-            None,
-            runner::client_from_kubeconfig(path).await?,
-            None,
-        ),
+    let (apiserver, dir, (client, service), scheduler_client) = match &opts.kubeconfig {
+        Some(path) => (None, None, runner::connect(path).await?, None),
         None => {
             let dir = tempfile::Builder::new()
                 .prefix("cuttle-bench-sched-")
@@ -137,12 +135,12 @@ pub async fn run_e2e_bench(opts: E2eOptions) -> Result<E2eReport, E2eError> {
             let running = cuttle_apiserver::start(ApiServerConfig::loopback(dir.path().to_owned()))
                 .await
                 .map_err(E2eError::Start)?;
-            let client = runner::client_from_kubeconfig(&running.kubeconfig).await?;
+            let connection = runner::connect(&running.kubeconfig).await?;
             let scheduler_client = runner::client_from_kubeconfig(&running.kubeconfig).await?;
-            (Some(running), Some(dir), client, Some(scheduler_client))
+            (Some(running), Some(dir), connection, Some(scheduler_client))
         }
     };
-    let result = measure(&opts, &client, scheduler_client).await;
+    let result = measure(&opts, &client, &service, scheduler_client).await;
     if let Some(api) = apiserver {
         api.stop().await;
     }
@@ -153,6 +151,7 @@ pub async fn run_e2e_bench(opts: E2eOptions) -> Result<E2eReport, E2eError> {
 async fn measure(
     opts: &E2eOptions,
     client: &Client,
+    service: &Service,
     scheduler_client: Option<Client>,
 ) -> Result<E2eReport, E2eError> {
     let o = &opts.run;
@@ -208,7 +207,7 @@ async fn measure(
         .map_err(api_err("creating a node"))?;
     let nodes_secs = t.elapsed().as_secs_f64();
     let pod_api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-    create_all(&pod_api, prefill.clone(), opts.clients, None)
+    create_all(service, &pod_api, prefill.clone(), opts.clients, None)
         .await
         .map_err(api_err("creating a prefill pod"))?;
     let kubelet = (o.workload == Workload::Preemption).then(|| hollow_kubelet(pod_api.clone()));
@@ -234,7 +233,7 @@ async fn measure(
     )));
     let mut pods_secs = 0.0;
     if opts.create_first {
-        pods_secs = create_measured(&pod_api, &pods, opts.clients, &created).await?;
+        pods_secs = create_measured(service, &pod_api, &pods, opts.clients, &created).await?;
     }
     let scheduler = match scheduler_client {
         None => None,
@@ -260,7 +259,7 @@ async fn measure(
             *t = start;
         }
     } else {
-        pods_secs = create_measured(&pod_api, &pods, opts.clients, &created).await?;
+        pods_secs = create_measured(service, &pod_api, &pods, opts.clients, &created).await?;
     }
 
     // Wait for every pod to be bound, or for progress to stop.
@@ -327,13 +326,14 @@ async fn measure(
 
 /// Creates the measured pods; returns the seconds it took.
 async fn create_measured(
+    service: &Service,
     api: &Api<Pod>,
     pods: &[Pod],
     clients: usize,
     created: &Arc<Mutex<HashMap<String, Instant>>>,
 ) -> Result<f64, E2eError> {
     let t = Instant::now();
-    create_all(api, pods.to_vec(), clients, Some(created.clone()))
+    create_all(service, api, pods.to_vec(), clients, Some(created.clone()))
         .await
         .map_err(api_err("creating a pod"))?;
     Ok(t.elapsed().as_secs_f64())
@@ -341,10 +341,12 @@ async fn create_measured(
 
 /// Creates pods with `clients` concurrent requests, noting when each request was sent.
 ///
-/// Each pod is encoded before it is sent and its answer is read as text, not
-/// decoded: the bench shares the machine with the apiserver and scheduler it
+/// Each pod is encoded before it is sent and its answer is read, not
+/// decoded, and the requests go to the connection without kube-rs' buffer
+/// task: the bench shares the machine with the apiserver and scheduler it
 /// measures, and decoding every answer into a typed Pod was a share of that.
 async fn create_all(
+    service: &Service,
     api: &Api<Pod>,
     pods: Vec<Pod>,
     clients: usize,
@@ -358,23 +360,40 @@ async fn create_all(
             Ok((p.metadata.name.unwrap_or_default(), body))
         })
         .collect::<Result<Vec<_>, kube::Error>>()?;
-    let client = api.clone().into_client();
     futures::stream::iter(bodies)
         .map(|(name, body)| {
-            let client = client.clone();
+            let service = service.clone();
             let sent = sent.clone();
             let url = url.clone();
             async move {
                 let req = http::Request::post(&url)
                     .header(http::header::CONTENT_TYPE, "application/json")
-                    .body(body)
+                    .body(kube::client::Body::from(body))
                     .map_err(kube::Error::HttpError)?;
                 if let Some(sent) = &sent {
                     sent.lock()
                         .expect("creation times")
                         .insert(name, Instant::now());
                 }
-                client.request_text(req).await.map(drop)
+                let resp = service.oneshot(req).await.map_err(kube::Error::Service)?;
+                let code = resp.status();
+                let body = resp
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(kube::Error::HyperError)?
+                    .to_bytes();
+                if code.is_success() {
+                    return Ok(());
+                }
+                let text = String::from_utf8_lossy(&body);
+                Err(kube::Error::Api(
+                    serde_json::from_str::<kube::core::Status>(&text)
+                        .unwrap_or_else(|_| {
+                            kube::core::Status::failure(text.trim(), "").with_code(code.as_u16())
+                        })
+                        .boxed(),
+                ))
             }
         })
         .buffer_unordered(clients.max(1))
