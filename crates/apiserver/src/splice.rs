@@ -130,6 +130,30 @@ pub fn members(json: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
     }
 }
 
+/// The raw value of the member with raw key `key`.
+pub fn member<'a>(members: &[(&[u8], &'a [u8])], key: &[u8]) -> Option<&'a [u8]> {
+    members.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+}
+
+/// Writes the object of `members` with `changes` made: a `(key,
+/// Some(value))` replaces the member in its place, or is added at the end
+/// when there is none; a `(key, None)` leaves the member out.
+pub fn rewrite<'a>(
+    members: &[(&'a [u8], &'a [u8])],
+    changes: &[(&'a [u8], Option<&'a [u8]>)],
+) -> Vec<u8> {
+    let change = |key: &[u8]| changes.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+    let kept = members.iter().filter_map(|&(k, v)| match change(k) {
+        Some(new) => new.map(|new| (k, new)),
+        None => Some((k, v)),
+    });
+    let added = changes
+        .iter()
+        .filter(|(k, _)| member(members, k).is_none())
+        .filter_map(|&(k, v)| Some((k, v?)));
+    write_object(kept.chain(added))
+}
+
 /// Writes an object of raw members (keys as [`members`] gives them).
 pub fn write_object<'a>(members: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Vec<u8> {
     let mut out = vec![b'{'];
@@ -235,6 +259,19 @@ mod tests {
         let orig: Value = serde_json::from_slice(text).unwrap();
         assert_eq!(back, orig);
         assert_eq!(members(b"{}").unwrap().len(), 0);
+        let m = members(br#"{"a":1,"b":2,"c":3}"#).unwrap();
+        assert_eq!(member(&m, b"b"), Some(&b"2"[..]));
+        assert_eq!(member(&m, b"x"), None);
+        let changed = rewrite(
+            &m,
+            &[
+                (b"b", Some(b"[]")),
+                (b"c", None),
+                (b"d", Some(b"4")),
+                (b"e", None),
+            ],
+        );
+        assert_eq!(changed, br#"{"a":1,"b":[],"d":4}"#);
         for bad in [
             &b""[..],
             b"[]",

@@ -6,7 +6,6 @@
 
 use bytes::Bytes;
 use http::HeaderMap;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The `meta.k8s.io` version of PartialObjectMetadata the client asked
@@ -57,28 +56,21 @@ pub fn object(version: &str, metadata: Value) -> Value {
 }
 
 /// [`object`] for serialized JSON. The metadata's bytes are copied as
-/// they are, unparsed (a pod's managedFields are most of them).
+/// they are, unparsed (a pod's managedFields are most of them); an object
+/// without metadata gets `null`.
 pub fn from_json(version: &str, json: &[u8]) -> Bytes {
-    let metadata = crate::splice::members(json)
-        .and_then(|m| m.into_iter().find(|(k, _)| *k == b"metadata"))
-        .map(|(_, v)| v);
-    if let Some(metadata) = metadata {
-        let api_version = format!("\"meta.k8s.io/{version}\"");
-        return Bytes::from(crate::splice::write_object([
-            (&b"kind"[..], &b"\"PartialObjectMetadata\""[..]),
-            (b"apiVersion", api_version.as_bytes()),
-            (b"metadata", metadata),
-        ]));
-    }
-    #[derive(Deserialize)]
-    struct OnlyMetadata {
-        #[serde(default)]
-        metadata: Value,
-    }
-    let metadata = serde_json::from_slice::<OnlyMetadata>(json)
-        .map(|o| o.metadata)
-        .unwrap_or(Value::Null);
-    Bytes::from(serde_json::to_vec(&object(version, metadata)).unwrap_or_default())
+    use crate::splice::{member, members, write_object};
+    let listed = members(json);
+    let metadata = listed
+        .as_deref()
+        .and_then(|m| member(m, b"metadata"))
+        .unwrap_or(b"null");
+    let api_version = format!("\"meta.k8s.io/{version}\"");
+    Bytes::from(write_object([
+        (&b"kind"[..], &b"\"PartialObjectMetadata\""[..]),
+        (b"apiVersion", api_version.as_bytes()),
+        (b"metadata", metadata),
+    ]))
 }
 
 #[cfg(test)]

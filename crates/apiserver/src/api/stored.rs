@@ -60,20 +60,22 @@ pub fn set_at(obj: &mut Value, path: &[&str], value: Value) {
     };
     let mut at = obj;
     for step in parents {
-        if at.is_null() {
-            *at = json!({});
-        }
-        let Some(map) = at.as_object_mut() else {
+        let Some(map) = object_at(at) else {
             return;
         };
         at = map.entry(*step).or_insert(Value::Null);
     }
-    if at.is_null() {
-        *at = json!({});
-    }
-    if let Some(map) = at.as_object_mut() {
+    if let Some(map) = object_at(at) {
         map.insert((*last).to_owned(), value);
     }
+}
+
+/// The object `value` is, made one when it is null.
+fn object_at(value: &mut Value) -> Option<&mut serde_json::Map<String, Value>> {
+    if value.is_null() {
+        *value = json!({});
+    }
+    value.as_object_mut()
 }
 
 /// The stored object at `key`, for tests.
@@ -81,4 +83,28 @@ pub fn set_at(obj: &mut Value, path: &[&str], value: Value) {
 pub async fn read(store: &dyn Store, key: &str) -> (Value, cuttle_store::Revision) {
     let kv = store.get(key).await.unwrap().0.unwrap();
     (serde_json::from_slice(&kv.value).unwrap(), kv.mod_revision)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_at_makes_the_objects_on_the_way_and_leaves_odd_data_alone() {
+        let mut obj = json!({"metadata": {"name": "x"}});
+        set_at(&mut obj, &["metadata", "labels", "a"], json!("b"));
+        assert_eq!(
+            obj,
+            json!({"metadata": {"name": "x", "labels": {"a": "b"}}})
+        );
+        let mut null = Value::Null;
+        set_at(&mut null, &["data", "k"], json!(1));
+        assert_eq!(null, json!({"data": {"k": 1}}));
+        let mut odd = json!({"metadata": {"labels": "not an object"}});
+        let before = odd.clone();
+        set_at(&mut odd, &["metadata", "labels", "a"], json!("b"));
+        assert_eq!(odd, before);
+        set_at(&mut odd, &[], json!("b"));
+        assert_eq!(odd, before);
+    }
 }

@@ -133,14 +133,26 @@ impl Conn {
         if code.is_success() {
             return Ok(());
         }
-        Err(ApiBenchError::Status {
+        Err(self.failed(phase, "POST".into(), path.to_owned(), code, &body))
+    }
+
+    /// The [`ApiBenchError::Status`] of an answer that is not a success.
+    fn failed(
+        &self,
+        phase: &'static str,
+        method: String,
+        path: String,
+        code: StatusCode,
+        body: &[u8],
+    ) -> ApiBenchError {
+        ApiBenchError::Status {
             target: self.target.clone(),
             phase,
-            method: "POST".into(),
-            path: path.to_owned(),
+            method,
+            path,
             code: code.as_u16(),
-            message: status_message(code, &body),
-        })
+            message: status_message(code, body),
+        }
     }
 
     /// GETs `path` and reads the whole answer, which must be a success;
@@ -181,14 +193,7 @@ impl Conn {
             .await
             .map(|c| c.to_bytes())
             .unwrap_or_default();
-        Err(ApiBenchError::Status {
-            target: self.target.clone(),
-            phase,
-            method,
-            path,
-            code: code.as_u16(),
-            message: status_message(code, &body),
-        })
+        Err(self.failed(phase, method, path, code, &body))
     }
 
     /// Reads a successful answer's body to the end; returns its length.

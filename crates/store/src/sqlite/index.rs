@@ -210,11 +210,12 @@ mod tests {
         }
     }
 
+    fn range<'a>(key: &'a str, end: Option<&'a str>) -> KeyRange<'a> {
+        KeyRange { key, end }
+    }
+
     fn all() -> KeyRange<'static> {
-        KeyRange {
-            key: "",
-            end: Some(""),
-        }
+        range("", Some(""))
     }
 
     /// The ids of the rows holding every key's value at `rev`.
@@ -240,21 +241,9 @@ mod tests {
         assert_eq!(ix.visible(&all(), 4, 1).len(), 1);
         assert_eq!(ix.current("/b"), None);
         assert_eq!(ix.current("/a").map(|r| r.id), Some(3));
-        let one = KeyRange {
-            key: "/b",
-            end: None,
-        };
-        assert_eq!(ix.count(&one, 3), 1);
-        let half_open = KeyRange {
-            key: "/a",
-            end: Some("/b"),
-        };
-        assert_eq!(ix.count(&half_open, 3), 1);
-        let empty = KeyRange {
-            key: "/b",
-            end: Some("/a"),
-        };
-        assert_eq!(ix.count(&empty, 3), 0);
+        assert_eq!(ix.count(&range("/b", None), 3), 1);
+        assert_eq!(ix.count(&range("/a", Some("/b")), 3), 1);
+        assert_eq!(ix.count(&range("/b", Some("/a")), 3), 0);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! binding's uid and resourceVersion, when given, are preconditions.
 
 use super::*;
-use crate::splice::{members, write_object};
+use crate::splice::{member, members, rewrite};
 use std::collections::BTreeMap;
 
 /// What a binding asks for.
@@ -185,11 +185,10 @@ fn bound(
     now: &str,
 ) -> Result<Vec<u8>, Refusal> {
     let top = members(current).ok_or(Refusal::NotAPod)?;
-    let find = |key: &[u8]| top.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
-    let meta = members(find(b"metadata").ok_or(Refusal::NotAPod)?).ok_or(Refusal::NotAPod)?;
-    let meta_field = |key: &[u8]| meta.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+    let meta =
+        members(member(&top, b"metadata").ok_or(Refusal::NotAPod)?).ok_or(Refusal::NotAPod)?;
     if let Some(want) = &b.uid {
-        let uid: String = meta_field(b"uid")
+        let uid: String = member(&meta, b"uid")
             .and_then(|v| serde_json::from_slice(v).ok())
             .unwrap_or_default();
         if *want != uid {
@@ -213,18 +212,17 @@ fn bound(
             ),
         ));
     }
-    if meta_field(b"deletionTimestamp").is_some_and(|v| v != b"null") {
+    if member(&meta, b"deletionTimestamp").is_some_and(|v| v != b"null") {
         return Err(refused(
             name,
             format!("pod {name} is being deleted, cannot be assigned to a host"),
         ));
     }
-    let spec = match find(b"spec") {
+    let spec = match member(&top, b"spec") {
         Some(v) => members(v).ok_or(Refusal::NotAPod)?,
         None => Vec::new(),
     };
-    let spec_field = |key: &[u8]| spec.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
-    let assigned: String = spec_field(b"nodeName")
+    let assigned: String = member(&spec, b"nodeName")
         .and_then(|v| serde_json::from_slice::<Option<String>>(v).ok().flatten())
         .unwrap_or_default();
     if !assigned.is_empty() {
@@ -233,7 +231,7 @@ fn bound(
             format!("pod {name} is already assigned to node {assigned:?}"),
         ));
     }
-    let gated = spec_field(b"schedulingGates")
+    let gated = member(&spec, b"schedulingGates")
         .and_then(|v| {
             serde_json::from_slice::<Option<Vec<Value>>>(v)
                 .ok()
@@ -247,64 +245,35 @@ fn bound(
         ));
     }
 
+    // The stored form has no resourceVersion (the cache's copy does).
+    let mut meta_changes: Vec<(&[u8], Option<&[u8]>)> = vec![(b"resourceVersion", None)];
     let annotations = (!b.annotations.is_empty()).then(|| {
-        let mut all: BTreeMap<String, String> = meta_field(b"annotations")
+        let mut all: BTreeMap<String, String> = member(&meta, b"annotations")
             .and_then(|v| serde_json::from_slice::<Option<_>>(v).ok().flatten())
             .unwrap_or_default();
         all.extend(b.annotations.clone());
         serde_json::to_vec(&all).unwrap_or_else(|_| b"{}".to_vec())
     });
-    let meta_out = write_object(
-        meta.iter()
-            .filter(|(k, _)| *k != b"resourceVersion" && *k != b"annotations")
-            .map(|(k, v)| (*k, *v))
-            .chain(
-                annotations
-                    .as_deref()
-                    .or_else(|| meta_field(b"annotations"))
-                    .map(|v| (&b"annotations"[..], v)),
-            ),
-    );
+    if let Some(a) = &annotations {
+        meta_changes.push((b"annotations", Some(a)));
+    }
+    let meta_out = rewrite(&meta, &meta_changes);
     let node = serde_json::to_vec(&b.node).unwrap_or_default();
-    let spec_out = write_object(
-        spec.iter()
-            .filter(|(k, _)| *k != b"nodeName")
-            .map(|(k, v)| (*k, *v))
-            .chain([(&b"nodeName"[..], node.as_slice())]),
-    );
-    let status = match find(b"status") {
+    let spec_out = rewrite(&spec, &[(b"nodeName", Some(&node))]);
+    let status = match member(&top, b"status") {
         Some(v) if v != b"null" => members(v).ok_or(Refusal::NotAPod)?,
         _ => Vec::new(),
     };
-    let conditions = scheduled_conditions(
-        status
-            .iter()
-            .find(|(k, _)| *k == b"conditions")
-            .map(|(_, v)| *v),
-        now,
-    );
-    let status_out = write_object(
-        status
-            .iter()
-            .filter(|(k, _)| *k != b"conditions")
-            .map(|(k, v)| (*k, *v))
-            .chain([(&b"conditions"[..], conditions.as_slice())]),
-    );
-    let mut rest: Vec<(&[u8], &[u8])> = top
-        .iter()
-        .map(|(k, v)| match *k {
-            b"metadata" => (*k, meta_out.as_slice()),
-            b"spec" => (*k, spec_out.as_slice()),
-            b"status" => (*k, status_out.as_slice()),
-            _ => (*k, *v),
-        })
-        .collect();
-    for (key, value) in [(&b"spec"[..], &spec_out), (b"status", &status_out)] {
-        if !rest.iter().any(|(k, _)| *k == key) {
-            rest.push((key, value.as_slice()));
-        }
-    }
-    Ok(write_object(rest))
+    let conditions = scheduled_conditions(member(&status, b"conditions"), now);
+    let status_out = rewrite(&status, &[(b"conditions", Some(&conditions))]);
+    Ok(rewrite(
+        &top,
+        &[
+            (b"metadata", Some(&meta_out)),
+            (b"spec", Some(&spec_out)),
+            (b"status", Some(&status_out)),
+        ],
+    ))
 }
 
 /// The pod's conditions with `PodScheduled` set to True, as Kubernetes'
