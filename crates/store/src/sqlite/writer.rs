@@ -36,6 +36,16 @@ const MAX_BATCH: usize = 512;
 const SLOW_COMMIT: Duration = Duration::from_millis(3);
 /// Rows compaction deletes per transaction, so that writers never wait long.
 const COMPACT_CHUNK: usize = 2_000;
+/// WAL size above which the writer copies the WAL into the database file
+/// itself. The checkpoint thread runs niced and asks for that copy at 1 GiB;
+/// on a machine kept busy without a pause it may get too little CPU to get
+/// there, and this bounds the WAL whatever happens to it.
+#[cfg(not(test))]
+const WAL_HARD_LIMIT: u64 = 4 << 30;
+#[cfg(test)]
+const WAL_HARD_LIMIT: u64 = 1 << 20;
+/// Commits between two looks at the WAL's size.
+const WAL_SIZE_EVERY: u32 = 256;
 
 pub(crate) enum Request {
     Txn(Txn, oneshot::Sender<Result<TxnResponse>>),
@@ -92,6 +102,10 @@ pub(crate) struct Writer {
     wal_long: Arc<AtomicBool>,
     /// How long the last COMMIT (with its fsync) took.
     last_commit: Duration,
+    /// The WAL file, whose size the writer watches.
+    wal: std::path::PathBuf,
+    /// Commits since the WAL's size was last looked at.
+    commits_unchecked: u32,
 }
 
 impl Writer {
@@ -106,6 +120,7 @@ impl Writer {
         let revs = schema::read_revisions(&conn).map_err(sql_err(&path))?;
         // Finish a compaction a crash interrupted: its rows may remain.
         let compacting = (revs.compacted > 0).then_some(revs.compacted);
+        let wal = format!("{path}-wal").into();
         Ok(Writer {
             conn,
             path: path.into(),
@@ -119,6 +134,8 @@ impl Writer {
             leases,
             wal_long,
             last_commit: Duration::ZERO,
+            wal,
+            commits_unchecked: 0,
         })
     }
 
@@ -166,8 +183,14 @@ impl Writer {
     /// restarts a WAL only once all of it is copied, which the background
     /// copy never reaches while writes keep coming. A checkpoint already
     /// running makes this one give up at once; it is asked again later.
+    /// Does the same, unasked, when the WAL outgrew [`WAL_HARD_LIMIT`].
     fn finish_checkpoint(&mut self) {
-        if !self.wal_long.swap(false, Ordering::Relaxed) {
+        self.commits_unchecked += 1;
+        let over_limit = self.commits_unchecked >= WAL_SIZE_EVERY && {
+            self.commits_unchecked = 0;
+            wal_over(&self.wal, WAL_HARD_LIMIT)
+        };
+        if !self.wal_long.swap(false, Ordering::Relaxed) && !over_limit {
             return;
         }
         if let Err(e) = schema::checkpoint(&self.conn) {
@@ -581,5 +604,27 @@ impl Writer {
                 self.victims.clear();
             }
         }
+    }
+}
+
+/// Whether the WAL at `path` is longer than `limit` bytes (a WAL that cannot
+/// be looked at is not).
+fn wal_over(path: &std::path::Path, limit: u64) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() > limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wal_is_over_the_limit_only_once_longer() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("db-wal");
+        assert!(!wal_over(&wal, 10), "a missing WAL is not over");
+        std::fs::write(&wal, [0u8; 10]).unwrap();
+        assert!(!wal_over(&wal, 10));
+        std::fs::write(&wal, [0u8; 11]).unwrap();
+        assert!(wal_over(&wal, 10));
     }
 }
