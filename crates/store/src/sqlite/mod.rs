@@ -192,7 +192,8 @@ const CATCH_UP_PASSES: usize = 3;
 const CHECKPOINT_NICE: i32 = 19;
 
 /// Copies the WAL into the database file in the background (PASSIVE: it
-/// never blocks the writer or readers) until the store is dropped.
+/// never blocks the writer's commits or readers; a copy the writer tries
+/// meanwhile gives up) until the store is dropped.
 ///
 /// Under a steady stream of writes this copy never catches up with the
 /// writer, and SQLite starts a WAL over only once all of it is copied: the
@@ -305,31 +306,47 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
-    /// The checkpoint thread's copy yields to the threads serving requests.
+    /// The checkpoint thread's copy yields to the threads serving requests;
+    /// the writer keeps its priority.
     #[tokio::test]
     async fn the_checkpoint_thread_runs_niced() {
         let dir = tempfile::tempdir().unwrap();
         let _store = SqliteStore::open(dir.path()).await.unwrap();
-        let nice_of_checkpointer = || {
+        // A thread's name and nice value from its /proc stat: "pid (comm)
+        // state ...", the nice value being the 19th field.
+        let name_and_nice = |stat: &str| {
+            let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+            Some((
+                comm.to_owned(),
+                rest.split(' ').nth(16)?.parse::<i32>().ok()?,
+            ))
+        };
+        // The nice value of this process's thread named `name` (cut to 15
+        // bytes, as the kernel keeps it).
+        let nice_of = |name: &str| {
             std::fs::read_dir("/proc/self/task").unwrap().find_map(|t| {
                 let stat = std::fs::read_to_string(t.ok()?.path().join("stat")).ok()?;
-                // "pid (comm) state ...": the fields after the name, from
-                // the state (3rd) on; the nice value is the 19th.
-                let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
-                (comm == "store-checkpoin")
-                    .then(|| rest.split(' ').nth(16)?.parse::<i32>().ok())
-                    .flatten()
+                name_and_nice(&stat)
+                    .filter(|(comm, _)| comm == name)
+                    .map(|(_, n)| n)
             })
         };
+        let own = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let own_nice = name_and_nice(&own).unwrap().1;
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let nice = loop {
-            match nice_of_checkpointer() {
+            match nice_of("store-checkpoin") {
                 Some(n) if n == CHECKPOINT_NICE => break n,
                 _ if std::time::Instant::now() > deadline => break i32::MIN,
                 _ => tokio::time::sleep(Duration::from_millis(10)).await,
             }
         };
         assert_eq!(nice, CHECKPOINT_NICE, "the checkpoint thread's nice value");
+        assert_eq!(
+            nice_of("store-writer"),
+            Some(own_nice),
+            "the writer's nice value"
+        );
     }
 
     /// The WAL header's checkpoint sequence number, which each restart of
@@ -337,6 +354,62 @@ mod tests {
     fn wal_restarts(wal: &Path) -> u32 {
         let bytes = std::fs::read(wal).unwrap();
         u32::from_be_bytes(bytes[12..16].try_into().unwrap())
+    }
+
+    /// With no checkpoint thread to copy it (as when one is starved of CPU),
+    /// the writer copies a WAL whose file passed its hard limit itself: the
+    /// WAL starts over and its file is cut back.
+    #[test]
+    fn the_writer_bounds_a_wal_nobody_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(DB_FILE);
+        let conn = schema::open_connection(&db).unwrap();
+        conn.execute_batch(schema::SCHEMA).unwrap();
+        conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        let revs = schema::read_revisions(&conn).unwrap();
+        let index = Arc::new(RwLock::new(schema::load_index(&conn).unwrap()));
+        let writer = Writer::new(
+            conn,
+            db.display().to_string(),
+            Arc::new(Hub::new(revs.current, revs.compacted)),
+            Arc::default(),
+            Arc::new(AtomicBool::new(false)),
+            index,
+        )
+        .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || writer.run(rx));
+        let wal = dir.path().join(format!("{DB_FILE}-wal"));
+        let first = wal_restarts(&wal);
+        let (mut longest, mut cut_back) = (0, false);
+        // About 12 KiB of WAL a write: the 4 MiB test limit is passed
+        // after some 350 batches, and looked at every 256.
+        for n in 0..2_000 {
+            let (reply, answer) = oneshot::channel();
+            let txn = Txn {
+                compares: Vec::new(),
+                success: vec![TxnOp::put(format!("/k/{n}"), vec![7; 3000])],
+                failure: Vec::new(),
+            };
+            tx.send(Request::Txn(txn, reply)).unwrap();
+            answer.blocking_recv().unwrap().unwrap();
+            let len = std::fs::metadata(&wal).unwrap().len();
+            cut_back |= len < longest;
+            longest = longest.max(len);
+        }
+        // Read before the writer's connection closes, which removes the WAL.
+        let restarts = wal_restarts(&wal);
+        drop(tx);
+        thread.join().unwrap();
+        assert!(restarts > first, "the WAL never started over");
+        assert!(cut_back, "the WAL file was never cut back");
+        // Passed, then held to the limit and the batches between two looks.
+        let limit = writer::WAL_HARD_LIMIT;
+        assert!(
+            longest > limit,
+            "the test never passed the limit ({longest} bytes)"
+        );
+        assert!(longest < 2 * limit, "the WAL file reached {longest} bytes");
     }
 
     /// Under writes that never pause, the WAL still starts over from its

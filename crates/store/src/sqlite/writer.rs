@@ -36,15 +36,27 @@ const MAX_BATCH: usize = 512;
 const SLOW_COMMIT: Duration = Duration::from_millis(3);
 /// Rows compaction deletes per transaction, so that writers never wait long.
 const COMPACT_CHUNK: usize = 2_000;
-/// WAL size above which the writer copies the WAL into the database file
-/// itself. The checkpoint thread runs niced and asks for that copy at 1 GiB;
-/// on a machine kept busy without a pause it may get too little CPU to get
-/// there, and this bounds the WAL whatever happens to it.
+/// WAL file length above which the writer copies the WAL into the database
+/// file itself. The checkpoint thread runs niced and asks for that copy at
+/// 1 GiB; on a machine kept busy without a pause it may get too little CPU
+/// to get there. The writer's copy is a last resort: it holds every write up
+/// while it copies the WAL (seconds, at this size), and it gives up at once
+/// while the checkpoint thread is copying (it is tried again
+/// [`WAL_SIZE_EVERY`] batches later).
 #[cfg(not(test))]
-const WAL_HARD_LIMIT: u64 = 4 << 30;
+pub(crate) const WAL_HARD_LIMIT: u64 = 4 << 30;
 #[cfg(test)]
-const WAL_HARD_LIMIT: u64 = 1 << 20;
-/// Commits between two looks at the WAL's size.
+pub(crate) const WAL_HARD_LIMIT: u64 = 4 << 20;
+/// What SQLite cuts the WAL file back to when the WAL starts over
+/// (`journal_size_limit`): above the length a WAL reaches between the
+/// checkpoint thread's restarts, so that those reuse the file, and below
+/// [`WAL_HARD_LIMIT`], so that a WAL the writer had to copy does not keep
+/// the file over that limit.
+#[cfg(not(test))]
+const WAL_KEEP_BYTES: i64 = 2 << 30;
+#[cfg(test)]
+const WAL_KEEP_BYTES: i64 = 2 << 20;
+/// Batches between two looks at the WAL file's length.
 const WAL_SIZE_EVERY: u32 = 256;
 
 pub(crate) enum Request {
@@ -102,10 +114,10 @@ pub(crate) struct Writer {
     wal_long: Arc<AtomicBool>,
     /// How long the last COMMIT (with its fsync) took.
     last_commit: Duration,
-    /// The WAL file, whose size the writer watches.
+    /// The WAL file, whose length the writer watches.
     wal: std::path::PathBuf,
-    /// Commits since the WAL's size was last looked at.
-    commits_unchecked: u32,
+    /// Batches since the WAL file's length was last looked at.
+    batches_unchecked: u32,
 }
 
 impl Writer {
@@ -118,6 +130,8 @@ impl Writer {
         index: Arc<RwLock<KeyIndex>>,
     ) -> Result<Writer> {
         let revs = schema::read_revisions(&conn).map_err(sql_err(&path))?;
+        conn.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES)
+            .map_err(sql_err(&path))?;
         // Finish a compaction a crash interrupted: its rows may remain.
         let compacting = (revs.compacted > 0).then_some(revs.compacted);
         let wal = format!("{path}-wal").into();
@@ -135,7 +149,7 @@ impl Writer {
             wal_long,
             last_commit: Duration::ZERO,
             wal,
-            commits_unchecked: 0,
+            batches_unchecked: 0,
         })
     }
 
@@ -183,11 +197,11 @@ impl Writer {
     /// restarts a WAL only once all of it is copied, which the background
     /// copy never reaches while writes keep coming. A checkpoint already
     /// running makes this one give up at once; it is asked again later.
-    /// Does the same, unasked, when the WAL outgrew [`WAL_HARD_LIMIT`].
+    /// Does the same, unasked, when the WAL file outgrew [`WAL_HARD_LIMIT`].
     fn finish_checkpoint(&mut self) {
-        self.commits_unchecked += 1;
-        let over_limit = self.commits_unchecked >= WAL_SIZE_EVERY && {
-            self.commits_unchecked = 0;
+        self.batches_unchecked += 1;
+        let over_limit = self.batches_unchecked >= WAL_SIZE_EVERY && {
+            self.batches_unchecked = 0;
             wal_over(&self.wal, WAL_HARD_LIMIT)
         };
         if !self.wal_long.swap(false, Ordering::Relaxed) && !over_limit {
