@@ -3,6 +3,7 @@
 //! a crash. One writer thread group-commits concurrent writes; readers read
 //! snapshots beside it; a hub fans committed events out to watches.
 
+mod checkpoint;
 mod index;
 mod lease;
 mod reads;
@@ -16,7 +17,6 @@ use crate::Store;
 use async_trait::async_trait;
 use reads::ReadPool;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -85,13 +85,13 @@ impl SqliteStore {
             }
         }
         let hub = Arc::new(Hub::new(revs.current, revs.compacted));
-        let wal_long = Arc::new(AtomicBool::new(false));
+        let signals = Arc::new(checkpoint::Signals::default());
         let writer = Writer::new(
             conn,
             path.clone(),
             hub.clone(),
             leases.clone(),
-            wal_long.clone(),
+            signals.clone(),
             index.clone(),
         )?;
         let (tx, rx) = mpsc::channel();
@@ -108,7 +108,7 @@ impl SqliteStore {
             })?;
         drop(sql);
         let (stop_checkpoints, checkpoint_rx) = mpsc::channel::<()>();
-        spawn_checkpointer(db.clone(), checkpoint_rx, wal_long);
+        checkpoint::spawn(db.clone(), checkpoint_rx, signals);
         let inner = Arc::new(Inner {
             path,
             _stop_checkpoints: stop_checkpoints,
@@ -165,78 +165,6 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Let the writer finish what is queued and exit; it closes the hub.
         self.lock_requests().take();
-    }
-}
-
-/// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-/// WAL frames (pages) above which the writer is asked to copy the rest
-/// itself, so that its next commit starts the WAL over: 1 GiB of WAL. That
-/// copy holds writes up for a few milliseconds (measured 3-14 ms under
-/// create load), so it is kept rare: under a steady 10k creates/s about
-/// once every ten seconds.
-#[cfg(not(test))]
-const RESTART_WAL_FRAMES: i64 = 262_144;
-#[cfg(test)]
-const RESTART_WAL_FRAMES: i64 = 256;
-/// Copies the checkpoint thread makes of the WAL's tail before it asks the
-/// writer for the last one.
-const CATCH_UP_PASSES: usize = 3;
-/// The checkpoint thread's nice value. Its copy takes a core for 40-60 ms
-/// every half second under create load (a read and a write per page), and
-/// at the same priority as the request threads it made them late in bursts:
-/// nearly all creates slower than 10 ms (64 clients) came in the 50 ms after
-/// a checkpoint. Niced, it copies in their gaps (alternated, 64 clients:
-/// p99 7.9-8.8 ms against 9.4-9.9 ms, creates over 10 ms 167-322 against
-/// 427-714 of about 70k).
-const CHECKPOINT_NICE: i32 = 19;
-
-/// Copies the WAL into the database file in the background (PASSIVE: it
-/// never blocks the writer's commits or readers; a copy the writer tries
-/// meanwhile gives up) until the store is dropped.
-///
-/// Under a steady stream of writes this copy never catches up with the
-/// writer, and SQLite starts a WAL over only once all of it is copied: the
-/// WAL grew without end (1 GB after 90k pod creates), and each commit
-/// extended the file. So once the WAL is long, this thread sets `wal_long`
-/// and the writer, between two batches, copies the few frames written
-/// since (see `Writer::finish_checkpoint`).
-fn spawn_checkpointer(db: std::path::PathBuf, stop: mpsc::Receiver<()>, wal_long: Arc<AtomicBool>) {
-    let spawned = std::thread::Builder::new()
-        .name("store-checkpoint".into())
-        .spawn(move || {
-            // On Linux a nice value is the calling thread's own.
-            if let Err(e) = rustix::process::setpriority_process(None, CHECKPOINT_NICE) {
-                tracing::debug!(error = %e, "the checkpoint thread keeps its priority");
-            }
-            let conn = match schema::open_connection(&db) {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "checkpoint connection failed; the WAL will only grow until restart");
-                    return;
-                }
-            };
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-                match schema::checkpoint(&conn) {
-                    Ok(frames) if frames > RESTART_WAL_FRAMES => {
-                        // Each pass copies what was written during the one
-                        // before, a shrinking tail: the writer's own pass
-                        // then holds writes up for little.
-                        for _ in 0..CATCH_UP_PASSES {
-                            if let Err(e) = schema::checkpoint(&conn) {
-                                tracing::debug!(error = %e, "checkpoint skipped");
-                                break;
-                            }
-                        }
-                        wal_long.store(true, Ordering::Relaxed);
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::debug!(error = %e, "checkpoint skipped"),
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::warn!(error = %e, "cannot start the checkpoint thread");
     }
 }
 
@@ -304,7 +232,9 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use super::checkpoint::{CHECKPOINT_EVERY, CHECKPOINT_NICE};
     use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     /// The checkpoint thread's copy yields to the threads serving requests;
     /// the writer keeps its priority.
@@ -373,7 +303,7 @@ mod tests {
             db.display().to_string(),
             Arc::new(Hub::new(revs.current, revs.compacted)),
             Arc::default(),
-            Arc::new(AtomicBool::new(false)),
+            Arc::default(),
             index,
         )
         .unwrap();

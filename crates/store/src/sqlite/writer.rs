@@ -7,13 +7,14 @@
 //! grows with the number of concurrent writers. Only after the commit is on
 //! disk are the changes published to watchers and the callers answered.
 
+use super::checkpoint::Signals;
 use super::index::{KeyIndex, Row};
 use super::schema::{self, sql_err, Stored};
 use super::watch::{Hub, Published};
 use crate::error::{Error, Result};
 use crate::types::*;
 use rusqlite::{params, Connection};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -110,8 +111,8 @@ pub(crate) struct Writer {
     pushed: Vec<String>,
     hub: Arc<Hub>,
     leases: Arc<super::lease::Leases>,
-    /// Set by the checkpoint thread when the WAL is long.
-    wal_long: Arc<AtomicBool>,
+    /// Shared with the checkpoint thread.
+    signals: Arc<Signals>,
     /// How long the last COMMIT (with its fsync) took.
     last_commit: Duration,
     /// The WAL file, whose length the writer watches.
@@ -126,7 +127,7 @@ impl Writer {
         path: String,
         hub: Arc<Hub>,
         leases: Arc<super::lease::Leases>,
-        wal_long: Arc<AtomicBool>,
+        signals: Arc<Signals>,
         index: Arc<RwLock<KeyIndex>>,
     ) -> Result<Writer> {
         let revs = schema::read_revisions(&conn).map_err(sql_err(&path))?;
@@ -146,7 +147,7 @@ impl Writer {
             pushed: Vec::new(),
             hub,
             leases,
-            wal_long,
+            signals,
             last_commit: Duration::ZERO,
             wal,
             batches_unchecked: 0,
@@ -204,7 +205,7 @@ impl Writer {
             self.batches_unchecked = 0;
             wal_over(&self.wal, WAL_HARD_LIMIT)
         };
-        if !self.wal_long.swap(false, Ordering::Relaxed) && !over_limit {
+        if !self.signals.wal_long.swap(false, Ordering::Relaxed) && !over_limit {
             return;
         }
         if let Err(e) = schema::checkpoint(&self.conn) {
@@ -250,6 +251,7 @@ impl Writer {
             }
             return;
         }
+        self.signals.batches.fetch_add(1, Ordering::Relaxed);
         self.pushed.clear();
         if self.compacted != compacted_before {
             self.hub.set_compacted(self.compacted);
