@@ -66,7 +66,7 @@ impl SqliteStore {
         let sql = schema::sql_err(&path);
         let conn = schema::open_connection(&db).map_err(&sql)?;
         conn.execute_batch(schema::SCHEMA).map_err(&sql)?;
-        // Checkpoints run on their own thread (below), never inside a
+        // Checkpoints run on their own thread (`checkpoint.rs`), never in a
         // commit, so that writes do not wait for the database file's fsync
         // (but for the rare last copy that lets a long WAL start over).
         conn.pragma_update(None, "wal_autocheckpoint", 0)
