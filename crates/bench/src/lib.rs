@@ -11,6 +11,7 @@
 pub mod api;
 mod cluster;
 mod drive;
+mod raw;
 pub mod scheduler;
 pub mod stats;
 pub mod store;

@@ -132,19 +132,15 @@ pub async fn handle(
     let written = match (r.verb, r.subresource) {
         (Verb::Create, None) => create(api, r, query, decoded(body)?).await,
         (Verb::Create, Some(Subresource::Binding)) => bind(api, r, query, decoded(body)?).await,
-        (Verb::Create, Some(Subresource::Token)) => {
-            token_request(api, r, decode(&body, &content_type(headers))?).await
-        }
-        (Verb::Create, Some(Subresource::Eviction)) => {
-            evict(api, r, decode(&body, &content_type(headers))?).await
-        }
+        (Verb::Create, Some(Subresource::Token)) => token_request(api, r, decoded(body)?).await,
+        (Verb::Create, Some(Subresource::Eviction)) => evict(api, r, decoded(body)?).await,
         (Verb::Update, sub) => update(api, r, query, sub, decoded(body)?).await,
         (Verb::Patch, sub) => patch_object(api, r, query, headers, &body, sub).await,
         (Verb::Delete, None) => {
             let opts = if body.iter().all(u8::is_ascii_whitespace) {
                 json!({})
             } else {
-                decode(&body, &content_type(headers))?
+                decoded(body)?
             };
             delete(api, r, query, &opts).await
         }

@@ -13,7 +13,6 @@ use kube::api::{Api, DeleteParams, PostParams};
 use kube::client::Body;
 use kube::{Client, Config};
 use std::path::Path;
-use tower::ServiceExt;
 
 /// A connection to the apiserver under test.
 pub(super) struct Conn {
@@ -117,19 +116,9 @@ impl Conn {
             .header(http::header::ACCEPT, "application/json")
             .body(Body::from(body))
             .map_err(|e| self.unexpected(phase, format!("building the request: {e}")))?;
-        let resp = self
-            .raw
-            .clone()
-            .oneshot(req)
+        let (code, body) = crate::raw::send(&self.raw, req)
             .await
-            .map_err(|e| self.request_err(phase)(kube::Error::Service(e)))?;
-        let code = resp.status();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| self.request_err(phase)(kube::Error::HyperError(e)))?
-            .to_bytes();
+            .map_err(self.request_err(phase))?;
         if code.is_success() {
             return Ok(());
         }

@@ -22,13 +22,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use http_body_util::BodyExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::api::{DeleteParams, ListParams, PartialObjectMeta, PostParams};
 use kube::runtime::watcher;
 use kube::{Api, Client};
-use tower::ServiceExt;
 
 use cuttle_apiserver::ApiServerConfig;
 use cuttle_scheduler::bench::workloads::{self, Workload};
@@ -362,7 +360,6 @@ async fn create_all(
         .collect::<Result<Vec<_>, kube::Error>>()?;
     futures::stream::iter(bodies)
         .map(|(name, body)| {
-            let service = service.clone();
             let sent = sent.clone();
             let url = url.clone();
             async move {
@@ -375,14 +372,7 @@ async fn create_all(
                         .expect("creation times")
                         .insert(name, Instant::now());
                 }
-                let resp = service.oneshot(req).await.map_err(kube::Error::Service)?;
-                let code = resp.status();
-                let body = resp
-                    .into_body()
-                    .collect()
-                    .await
-                    .map_err(kube::Error::HyperError)?
-                    .to_bytes();
+                let (code, body) = crate::raw::send(service, req).await?;
                 if code.is_success() {
                     return Ok(());
                 }

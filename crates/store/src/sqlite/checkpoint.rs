@@ -3,7 +3,7 @@
 
 use super::schema;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 /// How often the checkpoint thread looks at the WAL.
@@ -100,11 +100,7 @@ impl Pacer {
 /// extended the file. So once the WAL is long, this thread sets `wal_long`
 /// and the writer, between two batches, copies the few frames written
 /// since (see `Writer::finish_checkpoint`).
-pub(crate) fn spawn(
-    db: std::path::PathBuf,
-    stop: mpsc::Receiver<()>,
-    signals: std::sync::Arc<Signals>,
-) {
+pub(crate) fn spawn(db: std::path::PathBuf, stop: mpsc::Receiver<()>, signals: Arc<Signals>) {
     let spawned = std::thread::Builder::new()
         .name("store-checkpoint".into())
         .spawn(move || {

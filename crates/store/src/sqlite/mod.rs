@@ -63,37 +63,13 @@ impl SqliteStore {
         })?;
         let db = data_dir.join(DB_FILE);
         let path = db.display().to_string();
-        let sql = schema::sql_err(&path);
-        let conn = schema::open_connection(&db).map_err(&sql)?;
-        conn.execute_batch(schema::SCHEMA).map_err(&sql)?;
-        // Checkpoints run on their own thread (`checkpoint.rs`), never in a
-        // commit, so that writes do not wait for the database file's fsync
-        // (but for the rare last copy that lets a long WAL start over).
-        conn.pragma_update(None, "wal_autocheckpoint", 0)
-            .map_err(&sql)?;
-        let revs = schema::read_revisions(&conn).map_err(&sql)?;
-        let index = Arc::new(RwLock::new(schema::load_index(&conn).map_err(&sql)?));
-        let leases = Arc::new(lease::Leases::default());
-        {
-            let mut stmt = conn.prepare("SELECT id, ttl FROM lease").map_err(&sql)?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
-                .map_err(&sql)?;
-            for row in rows {
-                let (id, ttl) = row.map_err(&sql)?;
-                leases.track(id, ttl);
-            }
-        }
-        let hub = Arc::new(Hub::new(revs.current, revs.compacted));
-        let signals = Arc::new(checkpoint::Signals::default());
-        let writer = Writer::new(
-            conn,
-            path.clone(),
-            hub.clone(),
-            leases.clone(),
-            signals.clone(),
-            index.clone(),
-        )?;
+        let Opened {
+            writer,
+            hub,
+            index,
+            leases,
+            signals,
+        } = open_writer(&db, &path)?;
         let (tx, rx) = mpsc::channel();
         let writer_hub = hub.clone();
         let handle = std::thread::Builder::new()
@@ -106,7 +82,6 @@ impl SqliteStore {
                 path: path.clone(),
                 source,
             })?;
-        drop(sql);
         let (stop_checkpoints, checkpoint_rx) = mpsc::channel::<()>();
         checkpoint::spawn(db.clone(), checkpoint_rx, signals);
         let inner = Arc::new(Inner {
@@ -142,6 +117,59 @@ impl SqliteStore {
     pub fn path(&self) -> &str {
         &self.inner.path
     }
+}
+
+/// What opening the database gives the store: its writer, and what the
+/// writer shares with the readers, watches and the checkpoint thread.
+struct Opened {
+    writer: Writer,
+    hub: Arc<Hub>,
+    index: Arc<RwLock<index::KeyIndex>>,
+    leases: Arc<lease::Leases>,
+    signals: Arc<checkpoint::Signals>,
+}
+
+/// Opens the database at `db` (its display form `path`) for the writer:
+/// makes the schema, loads the key index and the leases.
+fn open_writer(db: &Path, path: &str) -> Result<Opened> {
+    let sql = schema::sql_err(path);
+    let conn = schema::open_connection(db).map_err(&sql)?;
+    conn.execute_batch(schema::SCHEMA).map_err(&sql)?;
+    // Checkpoints run on their own thread (`checkpoint.rs`), never in a
+    // commit, so that writes do not wait for the database file's fsync
+    // (but for the rare last copy that lets a long WAL start over).
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
+        .map_err(&sql)?;
+    let revs = schema::read_revisions(&conn).map_err(&sql)?;
+    let index = Arc::new(RwLock::new(schema::load_index(&conn).map_err(&sql)?));
+    let leases = Arc::new(lease::Leases::default());
+    {
+        let mut stmt = conn.prepare("SELECT id, ttl FROM lease").map_err(&sql)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(&sql)?;
+        for row in rows {
+            let (id, ttl) = row.map_err(&sql)?;
+            leases.track(id, ttl);
+        }
+    }
+    let hub = Arc::new(Hub::new(revs.current, revs.compacted));
+    let signals = Arc::new(checkpoint::Signals::default());
+    let writer = Writer::new(
+        conn,
+        path.to_owned(),
+        hub.clone(),
+        leases.clone(),
+        signals.clone(),
+        index.clone(),
+    )?;
+    Ok(Opened {
+        writer,
+        hub,
+        index,
+        leases,
+        signals,
+    })
 }
 
 impl Inner {
@@ -293,20 +321,7 @@ mod tests {
     fn the_writer_bounds_a_wal_nobody_copies() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join(DB_FILE);
-        let conn = schema::open_connection(&db).unwrap();
-        conn.execute_batch(schema::SCHEMA).unwrap();
-        conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        let revs = schema::read_revisions(&conn).unwrap();
-        let index = Arc::new(RwLock::new(schema::load_index(&conn).unwrap()));
-        let writer = Writer::new(
-            conn,
-            db.display().to_string(),
-            Arc::new(Hub::new(revs.current, revs.compacted)),
-            Arc::default(),
-            Arc::default(),
-            index,
-        )
-        .unwrap();
+        let writer = open_writer(&db, &db.display().to_string()).unwrap().writer;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || writer.run(rx));
         let wal = dir.path().join(format!("{DB_FILE}-wal"));
