@@ -393,12 +393,12 @@ impl Scheduler {
         scores.clear();
         scores.resize(np * nf, 0);
         let use_cache = profile.borg.score_cache && !local_scores.is_empty();
-        let sig = pod.score_signature;
+        let block = use_cache.then(|| score_cache.block_of(pod.score_signature));
         parts.clear();
         parts.resize(local_scores.len(), 0);
         for (k, &slot) in feasible.iter().enumerate() {
             let gen = cache.generation(slot);
-            let hit = use_cache && score_cache.get_into(slot, sig, gen, parts);
+            let hit = block.is_some_and(|b| score_cache.get_into(b, slot, gen, parts));
             if use_cache {
                 if hit {
                     score_cache.hits += 1;
@@ -415,8 +415,8 @@ impl Scheduler {
                         profile.score[pi].0.score(state, pod, node)
                     };
                 }
-                if use_cache {
-                    score_cache.put(slot, sig, gen, parts);
+                if let Some(b) = block {
+                    score_cache.put(b, slot, gen, parts);
                 }
             }
             for (j, &pi) in local_scores.iter().enumerate() {
