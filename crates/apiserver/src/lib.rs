@@ -52,6 +52,8 @@ pub struct ApiServerConfig {
     pub secure_port: u16,
     /// `--service-cluster-ip-range` and `--service-node-port-range`.
     pub service_network: ServiceNetwork,
+    /// `--event-ttl`: how long Events are kept after their last write.
+    pub event_ttl: std::time::Duration,
 }
 
 impl ApiServerConfig {
@@ -64,6 +66,7 @@ impl ApiServerConfig {
             bind_address: std::net::Ipv4Addr::LOCALHOST.into(),
             secure_port: 0,
             service_network: ServiceNetwork::default(),
+            event_ttl: api::event_ttl::DEFAULT_EVENT_TTL,
         }
     }
 }
@@ -161,7 +164,7 @@ pub async fn start_with_store(
     let cache = watch_cache::WatchCache::start(store.clone()).await?;
     let allocators = allocators::Allocators::new(config.service_network);
     let signer = tokens::TokenSigner::new(&pki.service_account_secret);
-    let api = api::ApiServer::new(store.clone(), cache, allocators, signer);
+    let api = api::ApiServer::new(store.clone(), cache, allocators, signer, config.event_ttl);
     let tls = server::tls_config(&pki)?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(listener, tls, api.clone(), async {

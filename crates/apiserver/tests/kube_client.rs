@@ -290,6 +290,95 @@ async fn events_are_one_storage_in_two_api_versions() {
     );
 }
 
+/// Events expire `--event-ttl` after their last write (kube-apiserver's
+/// event lease), and watchers see them go; other kinds never expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_expire_after_the_event_ttl_from_their_last_write() {
+    use cuttle_apiserver::ApiServerConfig;
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use std::time::{Duration, Instant};
+    let c = Cluster::start_config(|config| ApiServerConfig {
+        event_ttl: Duration::from_secs(3),
+        ..config
+    })
+    .await;
+    let client = client(&c).await;
+    let events: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
+    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    let event = |name: &str| -> CoreEvent {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Event", "metadata": {"name": name},
+            "involvedObject": {"kind": "Pod", "name": "web", "namespace": "default"},
+            "reason": "Started", "message": "started", "type": "Normal",
+        }))
+        .unwrap()
+    };
+    let mut watch = Box::pin(
+        events
+            .watch(&kube::api::WatchParams::default(), "0")
+            .await
+            .unwrap(),
+    );
+    let t0 = Instant::now();
+    events
+        .create(&PostParams::default(), &event("once"))
+        .await
+        .unwrap();
+    events
+        .create(&PostParams::default(), &event("again"))
+        .await
+        .unwrap();
+    cms.create(&PostParams::default(), &cm("stays", &[]))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A write (kubectl's event recorder patches the count) renews the TTL.
+    events
+        .patch(
+            "again",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"count": 2})),
+        )
+        .await
+        .unwrap();
+    // "once" goes about 3 s after its create; "again" 3 s after its patch.
+    let gone = |name: &'static str| {
+        let events = events.clone();
+        async move {
+            while events.get_opt(name).await.unwrap().is_some() {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(20),
+                    "{name} never expired"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    gone("once").await;
+    assert!(t0.elapsed() >= Duration::from_secs(3), "expired early");
+    assert!(
+        events.get_opt("again").await.unwrap().is_some(),
+        "the patched event keeps its later lease"
+    );
+    gone("again").await;
+    assert!(
+        cms.get_opt("stays").await.unwrap().is_some(),
+        "only events expire"
+    );
+    let mut deleted = Vec::new();
+    while deleted.len() < 2 {
+        let ev = tokio::time::timeout(Duration::from_secs(10), watch.try_next())
+            .await
+            .expect("the watch hears of the expiry")
+            .unwrap()
+            .unwrap();
+        if let kube::api::WatchEvent::Deleted(e) = ev {
+            deleted.push(e.metadata.name.unwrap());
+        }
+    }
+    assert_eq!(deleted, ["once", "again"]);
+}
+
 /// client-go's metadata informers (the garbage collector's, the namespace
 /// controller's) and kube-rs' metadata API ask for PartialObjectMetadata.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,6 +37,44 @@ pub struct ApiServerArgs {
     /// The ports NodePort and LoadBalancer Services get node ports from.
     #[arg(long, value_name = "FIRST-LAST", default_value = "30000-32767")]
     service_node_port_range: PortRange,
+
+    /// How long Events are kept after their last write, as a Go duration
+    /// (`1h0m0s`, `90m`, `30s`).
+    #[arg(long, value_name = "DURATION", default_value = "1h0m0s", value_parser = parse_go_duration)]
+    event_ttl: std::time::Duration,
+}
+
+/// A Go duration of whole seconds or more: `1h0m0s`, `90m`, `1.5h`, `30s`.
+fn parse_go_duration(s: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("{s:?} is not a duration such as 1h0m0s, 90m or 30s");
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut secs = 0f64;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        secs += number
+            * match &rest[..unit] {
+                "h" => 3600.0,
+                "m" => 60.0,
+                "s" => 1.0,
+                "ms" => 0.001,
+                _ => return Err(bad()),
+            };
+        rest = &rest[unit..];
+    }
+    if !(1.0..=1e9).contains(&secs) {
+        return Err(format!("{s:?}: must be at least 1s"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// Accepts kube-apiserver's `http://a:2379,http://b:2379` and cuttle's
@@ -74,6 +112,7 @@ pub async fn start_from(args: &ApiServerArgs) -> anyhow::Result<Running> {
             cluster_ip_range: args.service_cluster_ip_range,
             node_port_range: args.service_node_port_range,
         },
+        event_ttl: args.event_ttl,
     })
     .await
     .with_context(|| {
@@ -100,7 +139,28 @@ pub async fn run(args: ApiServerArgs) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_etcd_servers;
+    use super::{parse_etcd_servers, parse_go_duration};
+    use std::time::Duration;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(
+            parse_go_duration("1h0m0s").unwrap(),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(parse_go_duration("90m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(
+            parse_go_duration("1.5h").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            parse_go_duration("2m30s").unwrap(),
+            Duration::from_secs(150)
+        );
+        for bad in ["", "10", "1x", "h", "0s", "500ms", "-1h"] {
+            assert!(parse_go_duration(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn etcd_servers_in_both_forms() {

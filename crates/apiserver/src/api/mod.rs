@@ -6,6 +6,7 @@ mod authentication_bootstrap;
 pub mod body;
 mod connect;
 mod discovery;
+pub mod event_ttl;
 mod events;
 pub mod meta;
 mod namespaces;
@@ -53,6 +54,8 @@ pub struct ApiServer {
     pub cache: Arc<WatchCache>,
     /// Cluster IPs and node ports of Services.
     pub allocators: Arc<Allocators>,
+    /// The lease Event writes take (`--event-ttl`).
+    pub event_leases: event_ttl::EventLeases,
     requests: AtomicU64,
     errors: AtomicU64,
 }
@@ -74,8 +77,10 @@ impl ApiServer {
         cache: Arc<WatchCache>,
         allocators: Arc<Allocators>,
         tokens: crate::tokens::TokenSigner,
+        event_ttl: std::time::Duration,
     ) -> Arc<ApiServer> {
         Arc::new(ApiServer {
+            event_leases: event_ttl::EventLeases::new(event_ttl),
             store,
             cache,
             allocators,

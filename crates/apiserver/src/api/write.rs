@@ -204,9 +204,10 @@ async fn create(
             &warnings,
         ));
     }
+    let lease = event_lease(api, resource).await?;
     let rev = api
         .store
-        .create(&key, stored.clone(), None)
+        .create(&key, stored.clone(), lease)
         .await
         .map_err(|e| from_store(e, resource, &name))?;
     held.commit(rev);
@@ -214,6 +215,22 @@ async fn create(
         stored_response(StatusCode::CREATED, &stored, rev)?,
         &warnings,
     ))
+}
+
+/// The lease a write of `resource` attaches its object to: Events expire
+/// (`--event-ttl`), nothing else does.
+async fn event_lease(
+    api: &ApiServer,
+    resource: &Resource,
+) -> Result<Option<cuttle_store::LeaseId>, ApiError> {
+    if !super::event_ttl::expires(resource) {
+        return Ok(None);
+    }
+    api.event_leases
+        .lease(api.store.as_ref())
+        .await
+        .map(Some)
+        .map_err(|e| ApiError::internal(format!("granting the events' lease: {e}")))
 }
 
 /// A CertificateSigningRequest names who asked for it: the server fills
@@ -367,7 +384,8 @@ where
             set_resource_version(&mut next, rev);
             return Ok(next);
         }
-        match api.store.update(key, encode(&next)?, rev, None).await {
+        let lease = event_lease(api, resource).await?;
+        match api.store.update(key, encode(&next)?, rev, lease).await {
             Ok(new_rev) => {
                 held.commit(new_rev);
                 set_resource_version(&mut next, new_rev);

@@ -22,16 +22,22 @@ impl Cluster {
     /// An apiserver over the etcd at `etcd` (`etcd://host:port`), or the
     /// embedded store.
     pub async fn start_on(etcd: Option<String>) -> Cluster {
+        Self::start_config(|config| ApiServerConfig {
+            etcd_servers: etcd,
+            ..config
+        })
+        .await
+    }
+
+    /// An apiserver with the loopback configuration as `change` leaves it.
+    pub async fn start_config(change: impl FnOnce(ApiServerConfig) -> ApiServerConfig) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("cuttle-api-")
             .tempdir()
             .unwrap();
-        let running = start(ApiServerConfig {
-            etcd_servers: etcd,
-            ..ApiServerConfig::loopback(dir.path())
-        })
-        .await
-        .expect("apiserver starts");
+        let running = start(change(ApiServerConfig::loopback(dir.path())))
+            .await
+            .expect("apiserver starts");
         let kubeconfig = running.kubeconfig.clone();
         Cluster {
             running: Some(running),
