@@ -23,6 +23,11 @@ impl Leases {
         self.lock().insert(id, (ttl, deadline));
     }
 
+    /// Whether a lease is granted and not revoked (expired or not).
+    pub(crate) fn exists(&self, id: LeaseId) -> bool {
+        self.lock().contains_key(&id)
+    }
+
     pub(crate) fn forget(&self, id: LeaseId) {
         self.lock().remove(&id);
     }
