@@ -39,15 +39,18 @@ pub struct ApiServerArgs {
     service_node_port_range: PortRange,
 
     /// How long Events are kept after their last write, as a Go duration
-    /// (`1h0m0s`, `90m`, `30s`).
+    /// (`1h0m0s`, `90m`, `30s`); 0 keeps them for good.
     #[arg(long, value_name = "DURATION", default_value = "1h0m0s", value_parser = parse_go_duration)]
     event_ttl: std::time::Duration,
 }
 
-/// A Go duration of whole seconds or more: `1h0m0s`, `90m`, `1.5h`, `30s`.
+/// A Go duration (`time.ParseDuration`): `1h0m0s`, `90m`, `1.5h`, `0`.
 fn parse_go_duration(s: &str) -> Result<std::time::Duration, String> {
     let bad = || format!("{s:?} is not a duration such as 1h0m0s, 90m or 30s");
-    let mut rest = s.trim();
+    let mut rest = s.strip_prefix('+').unwrap_or(s);
+    if rest == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
     if rest.is_empty() {
         return Err(bad());
     }
@@ -66,13 +69,16 @@ fn parse_go_duration(s: &str) -> Result<std::time::Duration, String> {
                 "h" => 3600.0,
                 "m" => 60.0,
                 "s" => 1.0,
-                "ms" => 0.001,
+                "ms" => 1e-3,
+                "us" | "\u{b5}s" | "\u{3bc}s" => 1e-6,
+                "ns" => 1e-9,
                 _ => return Err(bad()),
             };
         rest = &rest[unit..];
     }
-    if !(1.0..=1e9).contains(&secs) {
-        return Err(format!("{s:?}: must be at least 1s"));
+    // Go's limit: about 290 years.
+    if secs > 9.2e9 {
+        return Err(format!("{s:?}: too long"));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
 }
@@ -157,7 +163,28 @@ mod tests {
             parse_go_duration("2m30s").unwrap(),
             Duration::from_secs(150)
         );
-        for bad in ["", "10", "1x", "h", "0s", "500ms", "-1h"] {
+        assert_eq!(
+            parse_go_duration("1h1h").unwrap(),
+            Duration::from_secs(7200)
+        );
+        assert_eq!(parse_go_duration("+1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_go_duration("0s").unwrap(), Duration::ZERO);
+        assert_eq!(
+            parse_go_duration("500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        for bad in [
+            "",
+            "10",
+            "1x",
+            "h",
+            "-1h",
+            " 1h",
+            "1e3s",
+            "1h ",
+            "99999999999h",
+        ] {
             assert!(parse_go_duration(bad).is_err(), "{bad:?}");
         }
     }

@@ -205,11 +205,14 @@ async fn create(
         ));
     }
     let lease = event_lease(api, resource).await?;
-    let rev = api
-        .store
-        .create(&key, stored.clone(), lease)
-        .await
-        .map_err(|e| from_store(e, resource, &name))?;
+    let rev = match api.store.create(&key, stored.clone(), lease).await {
+        Ok(rev) => rev,
+        Err(e) => match lease_lost(api, resource, &e).await? {
+            Some(lease) => api.store.create(&key, stored.clone(), Some(lease)).await,
+            None => Err(e),
+        }
+        .map_err(|e| from_store(e, resource, &name))?,
+    };
     held.commit(rev);
     Ok(with_warnings(
         stored_response(StatusCode::CREATED, &stored, rev)?,
@@ -229,8 +232,22 @@ async fn event_lease(
     api.event_leases
         .lease(api.store.as_ref())
         .await
-        .map(Some)
         .map_err(|e| ApiError::internal(format!("granting the events' lease: {e}")))
+}
+
+/// When a write failed because the store no longer has the events' lease:
+/// forgets it and returns a new one to write with (once: a new lease
+/// missing too is an error).
+async fn lease_lost(
+    api: &ApiServer,
+    resource: &Resource,
+    e: &cuttle_store::Error,
+) -> Result<Option<cuttle_store::LeaseId>, ApiError> {
+    let cuttle_store::Error::LeaseNotFound(id) = e else {
+        return Ok(None);
+    };
+    api.event_leases.forget(*id).await;
+    event_lease(api, resource).await
 }
 
 /// A CertificateSigningRequest names who asked for it: the server fills
@@ -392,6 +409,8 @@ where
                 return Ok(next);
             }
             Err(cuttle_store::Error::Conflict { .. }) if precondition.is_none() => continue,
+            // The next turn takes a new lease.
+            Err(e) if lease_lost(api, resource, &e).await?.is_some() => continue,
             Err(e) => return Err(from_store(e, resource, name)),
         }
     }

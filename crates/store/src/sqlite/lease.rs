@@ -23,6 +23,20 @@ impl Leases {
         self.lock().insert(id, (ttl, deadline));
     }
 
+    /// A lease's TTL and deadline, to put back with [`Leases::restore`].
+    pub(crate) fn entry(&self, id: LeaseId) -> Option<(i64, Instant)> {
+        self.lock().get(&id).copied()
+    }
+
+    /// Puts a lease back as [`Leases::entry`] found it (absent: forgotten).
+    pub(crate) fn restore(&self, id: LeaseId, entry: Option<(i64, Instant)>) {
+        let mut map = self.lock();
+        match entry {
+            Some(e) => map.insert(id, e),
+            None => map.remove(&id),
+        };
+    }
+
     /// Whether a lease is granted and not revoked (expired or not).
     pub(crate) fn exists(&self, id: LeaseId) -> bool {
         self.lock().contains_key(&id)
@@ -52,5 +66,27 @@ impl Leases {
             .filter(|(_, (_, deadline))| *deadline <= now)
             .map(|(id, _)| *id)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_batch_puts_the_deadlines_back() {
+        let leases = Leases::default();
+        leases.track(1, 60);
+        // The batch revokes 1 and grants 2, then its commit fails.
+        let undo = [(1, leases.entry(1)), (2, leases.entry(2))];
+        leases.forget(1);
+        leases.track(2, 30);
+        assert!(!leases.exists(1) && leases.exists(2));
+        for (id, before) in undo.into_iter().rev() {
+            leases.restore(id, before);
+        }
+        assert!(leases.exists(1), "the revoked lease is back");
+        assert!(!leases.exists(2), "the granted lease is gone");
+        assert_eq!(leases.keep_alive(1), Some(60));
     }
 }

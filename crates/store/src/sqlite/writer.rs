@@ -113,6 +113,9 @@ pub(crate) struct Writer {
     leases: Arc<super::lease::Leases>,
     /// Shared with the checkpoint thread.
     signals: Arc<Signals>,
+    /// The lease deadlines this batch changed, as they were before: put
+    /// back if its commit fails, as the lease table is.
+    lease_undo: Vec<(LeaseId, Option<(i64, Instant)>)>,
     /// How long the last COMMIT (with its fsync) took.
     last_commit: Duration,
     /// The WAL file, whose length the writer watches.
@@ -148,6 +151,7 @@ impl Writer {
             hub,
             leases,
             signals,
+            lease_undo: Vec::new(),
             last_commit: Duration::ZERO,
             wal,
             batches_unchecked: 0,
@@ -220,6 +224,7 @@ impl Writer {
         let mut replies = Vec::with_capacity(batch.len());
         let mut published = Vec::new();
         self.pushed.clear();
+        self.lease_undo.clear();
         if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
             for req in batch {
                 self.reply_for(req, Err(self.commit_failed(&e))).send();
@@ -246,6 +251,9 @@ impl Writer {
             self.compacted = compacted_before;
             self.compacting = compacting_before;
             self.take_back_index_rows(0);
+            for (id, before) in self.lease_undo.drain(..).rev() {
+                self.leases.restore(id, before);
+            }
             for reply in replies {
                 reply.fail(|| self.commit_failed(&e)).send();
             }
@@ -535,6 +543,7 @@ impl Writer {
                 params![id, ttl],
             )
             .map_err(&sql)?;
+        self.lease_undo.push((id, self.leases.entry(id)));
         self.leases.track(id, ttl);
         Ok(id)
     }
@@ -559,6 +568,7 @@ impl Writer {
             }
             self.rev = rev;
         }
+        self.lease_undo.push((id, self.leases.entry(id)));
         self.leases.forget(id);
         Ok(())
     }
