@@ -358,6 +358,26 @@ impl Cache {
             if assumed || !existing.assumed {
                 return Err(CacheError::PodExists(pod.key.clone()));
             }
+            // The API confirms our own placement: the node keeps its pods,
+            // sums and generation, and the caches keyed on that generation
+            // their entries (taking the pod out and in again changed it
+            // twice: 18k of the e2e bench's 163k equivalence-cache misses;
+            // the rest come from the assumptions and the first visits).
+            let slot = existing.slot;
+            if self.by_name.get(node_name) == Some(&slot) && existing.info.is_confirmed_by(&pod) {
+                self.clear_nomination(&pod.key);
+                if self.slots[slot as usize].info.replace_pod(pod.clone()) {
+                    self.pods.insert(
+                        pod.key.clone(),
+                        PodEntry {
+                            slot,
+                            info: pod,
+                            assumed: false,
+                        },
+                    );
+                    return Ok(());
+                }
+            }
             self.remove_pod(&pod.key)?;
         }
         let slot = match self.by_name.get(node_name).copied() {
@@ -540,6 +560,43 @@ mod tests {
         c.upsert_node(&NodeBuilder::new("a").label("x", "y").build());
         assert!(c.node(a).generation > g);
         assert_eq!(c.node(a).requested.milli_cpu, 1000, "update keeps pods");
+    }
+
+    #[test]
+    fn confirming_an_assumed_pod_as_it_was_leaves_its_node_alone() {
+        let mut c = Cache::new();
+        let a = c.upsert_node(&NodeBuilder::new("a").build());
+        c.add_pod(pod("p", "rs"), "a", true).unwrap();
+        let g = c.node(a).generation;
+        // The API's copy carries the node name the binding set, and so
+        // another equivalence class.
+        let mut bound = (*pod("p", "rs")).clone();
+        bound.node_name = Some("a".into());
+        bound.equivalence_class = bound.equivalence_class.map(|c| c ^ 1);
+        c.add_pod(Arc::new(bound.clone()), "a", false).unwrap();
+        assert_eq!(c.node(a).generation, g, "nothing changed on the node");
+        assert!(!c.pod("default/p").unwrap().assumed, "confirmed");
+        assert_eq!(
+            c.pod("default/p").unwrap().info.node_name.as_deref(),
+            Some("a")
+        );
+        assert_eq!(c.node(a).pods.len(), 1);
+        assert_eq!(c.node(a).requested.milli_cpu, 1000);
+        // A pod that changed meanwhile is taken out and put back.
+        c.add_pod(pod("q", "rs"), "a", true).unwrap();
+        let g = c.node(a).generation;
+        let mut relabelled = (*pod("q", "rs")).clone();
+        relabelled.node_name = Some("a".into());
+        relabelled.labels.insert("tier".into(), "web".into());
+        c.add_pod(Arc::new(relabelled), "a", false).unwrap();
+        assert!(c.node(a).generation > g);
+        assert_eq!(c.node(a).pods.len(), 2);
+        assert_eq!(c.node(a).requested.milli_cpu, 2000);
+        // A confirmed pod's update is no confirmation.
+        assert_eq!(
+            c.add_pod(Arc::new(bound), "a", false),
+            Err(CacheError::PodExists("default/p".into()))
+        );
     }
 
     #[test]

@@ -240,6 +240,18 @@ impl NodeInfo {
         self.remove_at(i)
     }
 
+    /// Puts `pod` in the place of the pod with its key, leaving the sums as
+    /// they are: for a pod whose footprint is unchanged.
+    pub fn replace_pod(&mut self, pod: Arc<PodInfo>) -> bool {
+        match self.pods.iter_mut().find(|p| p.key == pod.key) {
+            Some(p) => {
+                *p = pod;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Removes this very pod (same allocation, or failing that same key).
     pub fn remove_pod_info(&mut self, pod: &Arc<PodInfo>) -> Option<Arc<PodInfo>> {
         match self.pods.iter().position(|p| Arc::ptr_eq(p, pod)) {

@@ -230,7 +230,7 @@ pub struct Owner {
 }
 
 /// Everything the scheduler needs to know about one pod.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PodInfo {
     /// `namespace/name`, the pod's identity in the cache and the queue.
     pub key: String,
@@ -492,6 +492,20 @@ impl PodInfo {
         Ok(info)
     }
 
+    /// Whether `bound` is this pod (assumed on a node) as the API confirms
+    /// it: equal but for the node name and the nomination, which binding
+    /// sets and clears, and the equivalence class, which hashes the node
+    /// name and matters only while a pod waits.
+    pub fn is_confirmed_by(&self, bound: &PodInfo) -> bool {
+        let mut assumed = self.clone();
+        assumed.node_name.clone_from(&bound.node_name);
+        assumed
+            .nominated_node_name
+            .clone_from(&bound.nominated_node_name);
+        assumed.equivalence_class = bound.equivalence_class;
+        assumed == *bound
+    }
+
     /// Whether the pod has any required anti-affinity term (other pods must check it).
     pub fn has_required_anti_affinity(&self) -> bool {
         !self.affinity.required_anti.is_empty()
@@ -502,6 +516,37 @@ impl PodInfo {
 mod tests {
     use super::*;
     use crate::builders::PodBuilder;
+
+    #[test]
+    fn the_bound_copy_of_a_pending_pod_confirms_it() {
+        let pending = PodBuilder::new("p").owner("rs").cpu("1").build();
+        let mut bound = pending.clone();
+        bound.spec.as_mut().unwrap().node_name = Some("a".into());
+        // What the binding subresource adds to the status.
+        bound.status = Some(k8s_openapi::api::core::v1::PodStatus {
+            conditions: Some(vec![k8s_openapi::api::core::v1::PodCondition {
+                type_: "PodScheduled".into(),
+                status: "True".into(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        let assumed = PodInfo::new(&pending, 0).unwrap();
+        assert!(assumed.is_confirmed_by(&PodInfo::new(&bound, 0).unwrap()));
+        let relabelled = PodBuilder::new("p")
+            .owner("rs")
+            .cpu("1")
+            .label("x", "y")
+            .node_name("a")
+            .build();
+        assert!(!assumed.is_confirmed_by(&PodInfo::new(&relabelled, 0).unwrap()));
+        let bigger = PodBuilder::new("p")
+            .owner("rs")
+            .cpu("2")
+            .node_name("a")
+            .build();
+        assert!(!assumed.is_confirmed_by(&PodInfo::new(&bigger, 0).unwrap()));
+    }
 
     #[test]
     fn empty_pod_gets_api_defaults() {
