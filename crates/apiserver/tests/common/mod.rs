@@ -12,6 +12,8 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub kubeconfig: PathBuf,
     cache: tempfile::TempDir,
+    /// What the apiserver was started with, for [`Cluster::restart`].
+    config: ApiServerConfig,
 }
 
 impl Cluster {
@@ -35,25 +37,26 @@ impl Cluster {
             .prefix("cuttle-api-")
             .tempdir()
             .unwrap();
-        let running = start(change(ApiServerConfig::loopback(dir.path())))
-            .await
-            .expect("apiserver starts");
+        let config = change(ApiServerConfig::loopback(dir.path()));
+        let running = start(config.clone()).await.expect("apiserver starts");
         let kubeconfig = running.kubeconfig.clone();
         Cluster {
             running: Some(running),
             dir,
             kubeconfig,
             cache: tempfile::tempdir().unwrap(),
+            config,
         }
     }
 
-    /// Stops the apiserver and starts a new one on the same data directory
-    /// (and a new port), as a process restart would.
+    /// Stops the apiserver and starts a new one with the same configuration
+    /// on the same data directory (and a new port), as a process restart
+    /// would.
     pub async fn restart(&mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await;
         }
-        let running = start(ApiServerConfig::loopback(self.dir.path().to_owned()))
+        let running = start(self.config.clone())
             .await
             .expect("apiserver restarts");
         self.kubeconfig = running.kubeconfig.clone();
