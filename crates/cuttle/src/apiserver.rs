@@ -44,43 +44,10 @@ pub struct ApiServerArgs {
     event_ttl: std::time::Duration,
 }
 
-/// A Go duration (`time.ParseDuration`): `1h0m0s`, `90m`, `1.5h`, `0`.
+/// `--event-ttl`'s value: a Go duration, as kube-apiserver takes it.
 fn parse_go_duration(s: &str) -> Result<std::time::Duration, String> {
-    let bad = || format!("{s:?} is not a duration such as 1h0m0s, 90m or 30s");
-    let mut rest = s.strip_prefix('+').unwrap_or(s);
-    if rest == "0" {
-        return Ok(std::time::Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut secs = 0f64;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        secs += number
-            * match &rest[..unit] {
-                "h" => 3600.0,
-                "m" => 60.0,
-                "s" => 1.0,
-                "ms" => 1e-3,
-                "us" | "\u{b5}s" | "\u{3bc}s" => 1e-6,
-                "ns" => 1e-9,
-                _ => return Err(bad()),
-            };
-        rest = &rest[unit..];
-    }
-    // Go's limit: about 290 years.
-    if secs > 9.2e9 {
-        return Err(format!("{s:?}: too long"));
-    }
-    Ok(std::time::Duration::from_secs_f64(secs))
+    cuttle_scheduler::config::parse_go_duration(s)
+        .ok_or_else(|| format!("{s:?} is not a duration such as 1h0m0s, 90m or 30s"))
 }
 
 /// Accepts kube-apiserver's `http://a:2379,http://b:2379` and cuttle's

@@ -313,9 +313,14 @@ impl LeaderElectionConfig {
     }
 }
 
-/// A Go duration (`15s`, `1m30s`, `500ms`, `1.5h`).
+/// A Go duration as `time.ParseDuration` reads it (`15s`, `1m30s`,
+/// `500ms`, `1.5h`, `+1h`, `0`), but never negative. Used by the scheduler's
+/// config and by flags that take one (`--event-ttl`).
 pub fn parse_go_duration(text: &str) -> Option<std::time::Duration> {
-    let mut rest = text.trim();
+    let mut rest = text.strip_prefix('+').unwrap_or(text);
+    if rest == "0" {
+        return Some(std::time::Duration::ZERO);
+    }
     if rest.is_empty() {
         return None;
     }
@@ -331,7 +336,8 @@ pub fn parse_go_duration(text: &str) -> Option<std::time::Duration> {
             .unwrap_or(rest.len());
         let seconds = match &rest[..unit_len] {
             "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
+            // Go takes both the micro sign and the Greek mu.
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e-6,
             "ms" => 1e-3,
             "s" => 1.0,
             "m" => 60.0,
@@ -340,6 +346,10 @@ pub fn parse_go_duration(text: &str) -> Option<std::time::Duration> {
         };
         total += value * seconds;
         rest = &rest[unit_len..];
+    }
+    // Go's durations end at about 292 years.
+    if total > 9.2e9 {
+        return None;
     }
     std::time::Duration::try_from_secs_f64(total).ok()
 }

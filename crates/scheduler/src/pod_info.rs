@@ -230,7 +230,7 @@ pub struct Owner {
 }
 
 /// Everything the scheduler needs to know about one pod.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PodInfo {
     /// `namespace/name`, the pod's identity in the cache and the queue.
     pub key: String,
@@ -497,13 +497,57 @@ impl PodInfo {
     /// sets and clears, and the equivalence class, which hashes the node
     /// name and matters only while a pod waits.
     pub fn is_confirmed_by(&self, bound: &PodInfo) -> bool {
-        let mut assumed = self.clone();
-        assumed.node_name.clone_from(&bound.node_name);
-        assumed
-            .nominated_node_name
-            .clone_from(&bound.nominated_node_name);
-        assumed.equivalence_class = bound.equivalence_class;
-        assumed == *bound
+        // Every field is named (no `..`), so that a new one must be placed
+        // here; compared in place, as this runs for every bound pod.
+        let PodInfo {
+            key,
+            namespace,
+            name,
+            uid,
+            labels,
+            label_pairs,
+            priority,
+            preempt_never,
+            scheduler_name,
+            node_name: _,
+            nominated_node_name: _,
+            requests,
+            host_ports,
+            node_selector,
+            required_node_terms,
+            preferred_node_terms,
+            tolerations,
+            affinity,
+            spread,
+            owner,
+            terminating,
+            gated,
+            start_time_ms,
+            equivalence_class: _,
+            score_signature,
+        } = self;
+        *key == bound.key
+            && *namespace == bound.namespace
+            && *name == bound.name
+            && *uid == bound.uid
+            && *labels == bound.labels
+            && *label_pairs == bound.label_pairs
+            && *priority == bound.priority
+            && *preempt_never == bound.preempt_never
+            && *scheduler_name == bound.scheduler_name
+            && *requests == bound.requests
+            && *host_ports == bound.host_ports
+            && *node_selector == bound.node_selector
+            && *required_node_terms == bound.required_node_terms
+            && *preferred_node_terms == bound.preferred_node_terms
+            && *tolerations == bound.tolerations
+            && *affinity == bound.affinity
+            && *spread == bound.spread
+            && *owner == bound.owner
+            && *terminating == bound.terminating
+            && *gated == bound.gated
+            && *start_time_ms == bound.start_time_ms
+            && *score_signature == bound.score_signature
     }
 
     /// Whether the pod has any required anti-affinity term (other pods must check it).

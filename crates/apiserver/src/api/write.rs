@@ -204,15 +204,11 @@ async fn create(
             &warnings,
         ));
     }
-    let lease = event_lease(api, resource).await?;
-    let rev = match api.store.create(&key, stored.clone(), lease).await {
-        Ok(rev) => rev,
-        Err(e) => match lease_lost(api, resource, &e).await? {
-            Some(lease) => api.store.create(&key, stored.clone(), Some(lease)).await,
-            None => Err(e),
-        }
-        .map_err(|e| from_store(e, resource, &name))?,
-    };
+    let rev = write_leased(api, resource, stored.clone(), |value, lease| {
+        api.store.create(&key, value, lease)
+    })
+    .await?
+    .map_err(|e| from_store(e, resource, &name))?;
     held.commit(rev);
     Ok(with_warnings(
         stored_response(StatusCode::CREATED, &stored, rev)?,
@@ -220,34 +216,38 @@ async fn create(
     ))
 }
 
-/// The lease a write of `resource` attaches its object to: Events expire
-/// (`--event-ttl`), nothing else does.
-async fn event_lease(
+/// Runs the store write `write` of `value` with the lease objects of
+/// `resource` take: Events expire (`--event-ttl`), nothing else does. A
+/// write that finds the events' lease gone (revoked by hand on an etcd
+/// backend) forgets it and is tried once more with a new one.
+async fn write_leased<T, F, Fut>(
     api: &ApiServer,
     resource: &Resource,
-) -> Result<Option<cuttle_store::LeaseId>, ApiError> {
+    value: Vec<u8>,
+    write: F,
+) -> Result<Result<T, cuttle_store::Error>, ApiError>
+where
+    F: Fn(Vec<u8>, Option<cuttle_store::LeaseId>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, cuttle_store::Error>>,
+{
     if !super::event_ttl::expires(resource) {
-        return Ok(None);
+        return Ok(write(value, None).await);
     }
+    match write(value.clone(), event_lease(api).await?).await {
+        Err(cuttle_store::Error::LeaseNotFound(id)) => {
+            api.event_leases.forget(id).await;
+            Ok(write(value, event_lease(api).await?).await)
+        }
+        written => Ok(written),
+    }
+}
+
+/// The lease Events are written with now.
+async fn event_lease(api: &ApiServer) -> Result<Option<cuttle_store::LeaseId>, ApiError> {
     api.event_leases
         .lease(api.store.as_ref())
         .await
         .map_err(|e| ApiError::internal(format!("granting the events' lease: {e}")))
-}
-
-/// When a write failed because the store no longer has the events' lease:
-/// forgets it and returns a new one to write with (once: a new lease
-/// missing too is an error).
-async fn lease_lost(
-    api: &ApiServer,
-    resource: &Resource,
-    e: &cuttle_store::Error,
-) -> Result<Option<cuttle_store::LeaseId>, ApiError> {
-    let cuttle_store::Error::LeaseNotFound(id) = e else {
-        return Ok(None);
-    };
-    api.event_leases.forget(*id).await;
-    event_lease(api, resource).await
 }
 
 /// A CertificateSigningRequest names who asked for it: the server fills
@@ -401,16 +401,17 @@ where
             set_resource_version(&mut next, rev);
             return Ok(next);
         }
-        let lease = event_lease(api, resource).await?;
-        match api.store.update(key, encode(&next)?, rev, lease).await {
+        let written = write_leased(api, resource, encode(&next)?, |value, lease| {
+            api.store.update(key, value, rev, lease)
+        })
+        .await?;
+        match written {
             Ok(new_rev) => {
                 held.commit(new_rev);
                 set_resource_version(&mut next, new_rev);
                 return Ok(next);
             }
             Err(cuttle_store::Error::Conflict { .. }) if precondition.is_none() => continue,
-            // The next turn takes a new lease.
-            Err(e) if lease_lost(api, resource, &e).await?.is_some() => continue,
             Err(e) => return Err(from_store(e, resource, name)),
         }
     }

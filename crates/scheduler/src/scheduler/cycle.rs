@@ -392,14 +392,14 @@ impl Scheduler {
         // Score: node-local parts from the score cache when the node is unchanged.
         scores.clear();
         scores.resize(np * nf, 0);
-        let use_cache = profile.borg.score_cache && !local_scores.is_empty();
-        let block = use_cache.then(|| score_cache.block_of(pod.score_signature));
+        let block = (profile.borg.score_cache && !local_scores.is_empty())
+            .then(|| score_cache.block_of(pod.score_signature));
         parts.clear();
         parts.resize(local_scores.len(), 0);
         for (k, &slot) in feasible.iter().enumerate() {
             let gen = cache.generation(slot);
             let hit = block.is_some_and(|b| score_cache.get_into(b, slot, gen, parts));
-            if use_cache {
+            if block.is_some() {
                 if hit {
                     score_cache.hits += 1;
                 } else {

@@ -382,7 +382,9 @@ impl Writer {
             let resp = match op {
                 TxnOp::Put { key, value, lease } => {
                     let lease = lease.unwrap_or(0);
-                    if lease != 0 && !self.lease_exists(lease)? {
+                    // The deadlines in memory follow the lease table (loaded
+                    // with it, changed with it): no query per leased put.
+                    if lease != 0 && !self.leases.exists(lease) {
                         return Err(Error::LeaseNotFound(lease));
                     }
                     let prev = schema::current(&self.conn, &self.index, key).map_err(&sql)?;
@@ -524,13 +526,6 @@ impl Writer {
             event: schema::event_from(tomb, true, Some(victim.kv.clone())),
         });
         Ok(())
-    }
-
-    /// Whether `lease` was granted and not revoked. The deadlines in
-    /// memory follow the lease table (loaded with it, changed with it), and
-    /// a lookup there spares every leased put (each Event) a query.
-    fn lease_exists(&self, lease: LeaseId) -> Result<bool> {
-        Ok(self.leases.exists(lease))
     }
 
     fn lease_grant(&mut self, ttl: i64) -> Result<LeaseId> {
