@@ -10,6 +10,23 @@ async fn version_and_health() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["serverVersion"]["minor"], "33");
     assert_eq!(c.ok(&["get", "--raw", "/healthz"]).await, "ok");
+    // The listing kube-apiserver gives, its single checks, and 404 for a
+    // check it does not have.
+    assert_eq!(
+        c.ok(&["get", "--raw", "/readyz?verbose"]).await,
+        "[+]ping ok\n[+]log ok\n[+]etcd ok\nreadyz check passed\n"
+    );
+    let excluded = c
+        .ok(&["get", "--raw", "/livez?verbose&exclude=etcd&exclude=kms"])
+        .await;
+    assert!(excluded.contains("[+]etcd excluded: ok\n"), "{excluded}");
+    assert!(
+        excluded.contains("warn: some health checks cannot be excluded: no matches for \"kms\""),
+        "{excluded}"
+    );
+    assert_eq!(c.ok(&["get", "--raw", "/healthz/etcd"]).await, "ok");
+    let missing = c.fails(&["get", "--raw", "/readyz/no-such-check"]).await;
+    assert!(missing.contains("NotFound"), "{missing}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

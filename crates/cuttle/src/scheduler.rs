@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::Args;
 use cuttle_scheduler::runner::leader::{default_identity, Elector};
+use cuttle_scheduler::runner::secure_port::{self, Health};
 use cuttle_scheduler::runner::{self, RunnerConfig};
 use cuttle_scheduler::{KubeSchedulerConfiguration, LeaderElectionConfig};
 use std::path::{Path, PathBuf};
@@ -31,6 +32,15 @@ pub struct SchedulerArgs {
     /// does; overrides leaderElection.leaderElect (default true).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     leader_elect: Option<bool>,
+
+    /// The HTTPS port of /healthz, /livez and /readyz (a self-signed
+    /// certificate, as kube-scheduler's without one); 0 serves none.
+    #[arg(long, default_value_t = secure_port::DEFAULT_SECURE_PORT)]
+    secure_port: u16,
+
+    /// The address the secure port listens on.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind_address: std::net::IpAddr,
 }
 
 /// The configuration in `path`, or the default one.
@@ -63,6 +73,16 @@ pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
     }
     let election = LeaderElectionConfig::resolve(config.leader_election.as_ref())?;
     let client = runner::client_from_kubeconfig(&args.kubeconfig).await?;
+    // Served before the election, as kube-scheduler serves it: a scheduler
+    // waiting to lead is alive, and not ready.
+    let health = Health::new(election.is_some());
+    let _secure_port = match args.secure_port {
+        0 => None,
+        port => {
+            let addr = std::net::SocketAddr::new(args.bind_address, port);
+            Some(secure_port::serve(addr, health.clone()).await?)
+        }
+    };
     let shutdown = crate::signals::shutdown();
     tokio::pin!(shutdown);
     let mut elector = election.map(|le| Elector::new(client.clone(), le, default_identity()));
@@ -86,6 +106,12 @@ pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
         "cuttle scheduler running for {}",
         running.scheduler_names.join(", ")
     );
+    let synced = running.on_synced();
+    let ready = health.clone();
+    tokio::spawn(async move {
+        synced.await;
+        ready.set_synced();
+    });
     let lost = async {
         match &mut elector {
             Some(e) => e.keep().await,
@@ -97,6 +123,7 @@ pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
         () = lost => Err(anyhow::anyhow!("leader election lost")),
     };
     tracing::info!("shutting down");
+    health.set_stopping();
     running.stop().await;
     if let (Ok(()), Some(e)) = (&outcome, &mut elector) {
         e.release().await;

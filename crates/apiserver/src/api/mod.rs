@@ -158,12 +158,8 @@ impl ApiServer {
         user: Option<&User>,
     ) -> Result<Response<Body>, ApiError> {
         match path {
-            "/healthz" | "/livez" | "/readyz" => return Ok(text(StatusCode::OK, "ok")),
-            p if p.starts_with("/healthz/")
-                || p.starts_with("/livez/")
-                || p.starts_with("/readyz/") =>
-            {
-                return Ok(text(StatusCode::OK, "ok"))
+            p if cuttle_health::endpoint(p).is_some() => {
+                return Ok(self.health(p, req.uri().query()).await)
             }
             "/version" | "/version/" => return Ok(version()),
             "/metrics" => return Ok(self.metrics()),
@@ -292,6 +288,40 @@ async fn convert_events_response(resp: Response<Body>, watch: bool) -> Response<
     let mut parts = parts;
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, full(events::response_from_core(&bytes)))
+}
+
+/// How long the `etcd` health check waits for the store, as
+/// kube-apiserver's `--etcd-healthcheck-timeout` (2 s).
+const STORE_HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl ApiServer {
+    /// `/healthz`, `/livez`, `/readyz` and their single checks, with
+    /// kube-apiserver's `ping`, `log` and `etcd` checks; `etcd` asks the
+    /// store (embedded or etcd) for its revisions.
+    async fn health(&self, path: &str, query: Option<&str>) -> Response<Body> {
+        let Some((endpoint, check)) = cuttle_health::endpoint(path) else {
+            return text(StatusCode::NOT_FOUND, "404 page not found\n");
+        };
+        let store = match tokio::time::timeout(STORE_HEALTH_TIMEOUT, self.store.revisions()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!(
+                "no answer from the store in {STORE_HEALTH_TIMEOUT:?}"
+            )),
+        };
+        let checks = [
+            cuttle_health::Check::passing("ping"),
+            cuttle_health::Check::passing("log"),
+            cuttle_health::Check::new("etcd", move || store.clone()),
+        ];
+        let answer = cuttle_health::answer(endpoint, check, query, &checks);
+        Response::builder()
+            .status(answer.status)
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header("x-content-type-options", "nosniff")
+            .body(full(answer.body))
+            .unwrap_or_else(|_| Response::new(full(Bytes::new())))
+    }
 }
 
 fn text(code: StatusCode, s: &'static str) -> Response<Body> {

@@ -18,6 +18,7 @@ pub mod informers;
 pub mod leader;
 pub mod lean_pod;
 pub mod recorder;
+pub mod secure_port;
 pub mod writer;
 
 use std::path::Path;
@@ -126,8 +127,15 @@ impl Running {
     /// Returns once every watch has delivered its first complete list, i.e. when
     /// scheduling starts (or never, if the scheduler stopped before).
     pub async fn synced(&self) {
+        self.on_synced().await
+    }
+
+    /// [`Running::synced`] as a future that does not borrow the scheduler.
+    pub fn on_synced(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut rx = self.ready.clone();
-        let _ = rx.wait_for(|r| *r).await;
+        async move {
+            let _ = rx.wait_for(|r| *r).await;
+        }
     }
 
     /// Stops watching and scheduling; bindings in flight finish on their own.
