@@ -79,7 +79,8 @@ fn text(v: &Value, path: &str) -> String {
 }
 
 /// The values of a resource's selectable fields in `obj`. Missing fields
-/// read as `""`, except booleans Kubernetes renders as `"false"`; fields
+/// read as `""`, except booleans Kubernetes renders as `"false"` and
+/// counts it renders as `"0"`; fields
 /// that always read `""` are left out (a selector reads them as `""`).
 pub fn values(resource: &Resource, obj: &Value) -> FieldValues {
     selectable(resource)
@@ -103,6 +104,21 @@ pub fn values(resource: &Resource, obj: &Value) -> FieldValues {
                     .unwrap_or("")
                     .to_owned(),
                 "source" => text(obj, "source.component"),
+                // Counts Kubernetes renders from an int32 field: unset is 0.
+                // A Job's is named after `status.succeeded`.
+                "status.successful" | "status.replicas" => {
+                    let path = if *f == "status.successful" {
+                        "status.succeeded"
+                    } else {
+                        f
+                    };
+                    let t = text(obj, path);
+                    if t.is_empty() {
+                        "0".to_owned()
+                    } else {
+                        t
+                    }
+                }
                 _ => text(obj, f),
             };
             (*f, v.into_boxed_str())
@@ -178,6 +194,16 @@ mod tests {
         assert!(ips.matches(&v), "status.podIPs reads empty");
         // status.podIP is computed from podIPs, which the cache must read.
         assert!(selectable(pods).contains(&"status.podIPs"));
+    }
+
+    #[test]
+    fn counts_read_zero_when_unset() {
+        let jobs = find("batch", "v1", "jobs").unwrap();
+        assert!(values(jobs, &json!({})).contains(&("status.successful", "0".into())));
+        let done = json!({"status": {"succeeded": 2}});
+        assert!(values(jobs, &done).contains(&("status.successful", "2".into())));
+        let rs = find("apps", "v1", "replicasets").unwrap();
+        assert!(values(rs, &json!({"status": {}})).contains(&("status.replicas", "0".into())));
     }
 
     #[test]

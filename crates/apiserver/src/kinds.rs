@@ -172,12 +172,7 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
         }
         ("batch", "Job") => {
             if let Some(spec) = obj.get_mut("spec") {
-                set_default(spec, "backoffLimit", json!(6));
-                set_default(spec, "completions", json!(1));
-                set_default(spec, "parallelism", json!(1));
-                if let Some(t) = spec.pointer_mut("/template/spec") {
-                    default_pod_spec(t);
-                }
+                default_job_spec(spec);
             }
         }
         ("batch", "CronJob") => {
@@ -213,6 +208,154 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
         ("autoscaling", "HorizontalPodAutoscaler") => controllers::default_hpa(obj),
         (group, kind) => platform::apply_defaults(group, kind, obj),
     }
+}
+
+/// Kubernetes' `SetDefaults_Job`: both counts 1 when neither is set (a
+/// work queue has parallelism alone), the backoff limit, the completion
+/// mode, suspend, and the pod replacement policy.
+fn default_job_spec(spec: &mut Value) {
+    if spec.get("completions").is_none_or(Value::is_null)
+        && spec.get("parallelism").is_none_or(Value::is_null)
+    {
+        set_default(spec, "completions", json!(1));
+    }
+    set_default(spec, "parallelism", json!(1));
+    let per_index = spec
+        .get("backoffLimitPerIndex")
+        .is_some_and(|v| !v.is_null());
+    set_default(
+        spec,
+        "backoffLimit",
+        json!(if per_index { i32::MAX as i64 } else { 6 }),
+    );
+    set_default(spec, "completionMode", json!("NonIndexed"));
+    set_default(spec, "suspend", json!(false));
+    let replacement = if spec.get("podFailurePolicy").is_some_and(|v| !v.is_null()) {
+        "Failed"
+    } else {
+        "TerminatingOrFailed"
+    };
+    set_default(spec, "podReplacementPolicy", json!(replacement));
+    if let Some(t) = spec.pointer_mut("/template/spec") {
+        default_pod_spec(t);
+    }
+}
+
+/// What Kubernetes' registry sets on a new object only (not on updates):
+/// a Job without `manualSelector` selects its pods by its uid, and its
+/// template carries the labels that selector and `kubectl` use.
+pub fn on_create(resource: &Resource, obj: &mut Value) {
+    if (resource.group, resource.kind) != ("batch", "Job") {
+        return;
+    }
+    if obj.pointer("/spec/manualSelector") != Some(&Value::Bool(true)) {
+        generate_job_selector(obj);
+    }
+    // A Job without labels of its own shows its template's, the generated
+    // ones included (Kubernetes defaults them so on every decode).
+    let template_labels = obj
+        .pointer("/spec/template/metadata/labels")
+        .filter(|l| l.is_object())
+        .cloned();
+    let unlabelled = obj
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .is_none_or(|l| l.is_empty());
+    if let (Some(labels), true) = (template_labels, unlabelled) {
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert("labels".into(), labels);
+        }
+    }
+}
+
+/// Kubernetes' `generateSelector`: the job's name and uid as template
+/// labels (legacy and `batch.kubernetes.io/` keys), the uid as selector.
+fn generate_job_selector(obj: &mut Value) {
+    let name = obj.pointer("/metadata/name").cloned().unwrap_or(json!(""));
+    let uid = obj.pointer("/metadata/uid").cloned().unwrap_or(json!(""));
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let template = spec.entry("template").or_insert_with(|| json!({}));
+    if let Some(t) = template.as_object_mut() {
+        let meta = t.entry("metadata").or_insert_with(|| json!({}));
+        if let Some(m) = meta.as_object_mut() {
+            let labels = m.entry("labels").or_insert_with(|| json!({}));
+            if let Some(l) = labels.as_object_mut() {
+                for (key, value) in [
+                    ("job-name", &name),
+                    ("batch.kubernetes.io/job-name", &name),
+                    ("controller-uid", &uid),
+                    ("batch.kubernetes.io/controller-uid", &uid),
+                ] {
+                    l.entry(key).or_insert_with(|| value.clone());
+                }
+            }
+        }
+    }
+    let selector = spec.entry("selector").or_insert_with(|| json!({}));
+    if let Some(sel) = selector.as_object_mut() {
+        let ml = sel.entry("matchLabels").or_insert_with(|| json!({}));
+        if let Some(ml) = ml.as_object_mut() {
+            ml.entry("batch.kubernetes.io/controller-uid")
+                .or_insert(uid);
+        }
+    }
+}
+
+/// What Kubernetes does while decoding an object into its internal form,
+/// before defaults: a Secret's `data` must be base64 (a 400, as a failed
+/// decode is), and its write-only `stringData` is merged into `data`
+/// (its keys winning) and dropped.
+pub fn convert(resource: &Resource, obj: &mut Value) -> Result<(), ApiError> {
+    if (resource.group, resource.kind) != ("", "Secret") {
+        return Ok(());
+    }
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::STANDARD;
+    if let Some(data) = obj.get("data").and_then(Value::as_object) {
+        for v in data.values() {
+            let Some(text) = v.as_str() else { continue };
+            if let Err(e) = engine.decode(text) {
+                return Err(ApiError::bad_request(format!(
+                    "Secret in version \"v1\" cannot be handled as a Secret: {}",
+                    base64_error(&e)
+                )));
+            }
+        }
+    }
+    let Some(Value::Object(strings)) = obj.as_object_mut().and_then(|m| m.remove("stringData"))
+    else {
+        return Ok(());
+    };
+    if strings.is_empty() {
+        return Ok(());
+    }
+    let data = obj
+        .as_object_mut()
+        .map(|m| m.entry("data").or_insert_with(|| json!({})));
+    if let Some(Value::Object(data)) = data {
+        for (k, v) in strings {
+            let text = v.as_str().unwrap_or_default();
+            data.insert(k, Value::String(engine.encode(text)));
+        }
+    } else if let Some(m) = obj.as_object_mut() {
+        // `data` was not an object: leave it for validation to refuse.
+        m.insert("stringData".into(), Value::Object(strings));
+    }
+    Ok(())
+}
+
+/// Go's wording for a bad base64 string (`illegal base64 data at input
+/// byte N`).
+fn base64_error(e: &base64::DecodeError) -> String {
+    use base64::DecodeError as D;
+    let at = match e {
+        D::InvalidByte(i, _) | D::InvalidLastSymbol(i, _) => *i,
+        D::InvalidLength(n) => *n,
+        D::InvalidPadding => 0,
+    };
+    format!("illegal base64 data at input byte {at}")
 }
 
 /// Status a new object starts with, where Kubernetes sets one.
@@ -288,7 +431,7 @@ fn validate_containers(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
                 None | Some("") => causes.push(Cause::required(format!("{path}.name"))),
                 Some(n) => {
                     if !crate::api::meta::is_subdomain(n) || n.contains('.') {
-                        causes.push(Cause::invalid(format!("{path}.name"), &json!(n), "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"));
+                        causes.push(Cause::invalid(format!("{path}.name"), &json!(n), "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"));
                     }
                     if !names.insert(n.to_owned()) {
                         causes.push(Cause::duplicate(format!("{path}.name"), &json!(n)));
@@ -336,6 +479,11 @@ fn validate_containers(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
 }
 
 fn validate_selector_template(obj: &Value, causes: &mut Vec<Cause>) {
+    crate::object_meta::validate_labels(
+        obj.pointer("/spec/template/metadata/labels"),
+        "spec.template.metadata.labels",
+        causes,
+    );
     let selector = obj
         .pointer("/spec/selector/matchLabels")
         .and_then(Value::as_object);
@@ -374,6 +522,42 @@ fn validate_selector_template(obj: &Value, causes: &mut Vec<Cause>) {
     }
 }
 
+/// The keys a Secret of a built-in type must hold, as Kubernetes checks them.
+fn validate_secret_type(obj: &Value, causes: &mut Vec<Cause>) {
+    let has = |key: &str| obj.pointer(&format!("/data/{key}")).is_some();
+    let required: &[&str] = match obj.get("type").and_then(Value::as_str) {
+        Some("kubernetes.io/tls") => &["tls.crt", "tls.key"],
+        Some("kubernetes.io/dockerconfigjson") => &[".dockerconfigjson"],
+        Some("kubernetes.io/dockercfg") => &[".dockercfg"],
+        Some("kubernetes.io/ssh-auth") => &["ssh-privatekey"],
+        Some("kubernetes.io/service-account-token") => {
+            let annotated = obj
+                .pointer("/metadata/annotations/kubernetes.io~1service-account.name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.is_empty());
+            if !annotated {
+                causes.push(Cause::required(
+                    "metadata.annotations[kubernetes.io/service-account.name]",
+                ));
+            }
+            &[]
+        }
+        Some("kubernetes.io/basic-auth") => {
+            if !has("username") && !has("password") {
+                causes.push(Cause::required("data[username]"));
+                causes.push(Cause::required("data[password]"));
+            }
+            &[]
+        }
+        _ => &[],
+    };
+    for key in required {
+        if !has(key) {
+            causes.push(Cause::required(format!("data[{key}]")));
+        }
+    }
+}
+
 /// Checks an object of `resource`; 422 with every cause found.
 /// What a client is told on writing a kind cuttle stores but does not act
 /// on yet, so that storing it is never a silent success.
@@ -385,6 +569,7 @@ pub fn not_enforced(resource: &Resource) -> Option<&'static str> {
 
 pub fn validate(resource: &Resource, obj: &Value, name: &str) -> Result<(), ApiError> {
     let mut causes = Vec::new();
+    crate::object_meta::validate(obj, &mut causes);
     match (resource.group, resource.kind) {
         ("", "Pod") => match obj.get("spec") {
             Some(spec) => validate_containers(spec, "spec", &mut causes),
@@ -395,6 +580,9 @@ pub fn validate(resource: &Resource, obj: &Value, name: &str) -> Result<(), ApiE
         | ("apps", "StatefulSet")
         | ("apps", "DaemonSet") => validate_selector_template(obj, &mut causes),
         ("", "ConfigMap") | ("", "Secret") => {
+            if resource.kind == "Secret" {
+                validate_secret_type(obj, &mut causes);
+            }
             for field in ["data", "binaryData", "stringData"] {
                 if let Some(d) = obj.get(field).and_then(Value::as_object) {
                     for k in d.keys() {
@@ -403,7 +591,7 @@ pub fn validate(resource: &Resource, obj: &Value, name: &str) -> Result<(), ApiE
                             && k.chars()
                                 .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
                         if !ok {
-                            causes.push(Cause::invalid(format!("{field}[{k}]"), &json!(k), "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"));
+                            causes.push(Cause::invalid(format!("{field}[{k}]"), &json!(k), "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"));
                         }
                     }
                 }
@@ -467,6 +655,25 @@ pub fn validate_update(
                 new.pointer("/spec/selector").unwrap_or(&Value::Null),
                 "field is immutable",
             ));
+        }
+        ("", "ConfigMap") | ("", "Secret") => {
+            if old.get("immutable") == Some(&Value::Bool(true)) {
+                for field in ["data", "binaryData", "immutable"] {
+                    if new.get(field) != old.get(field) {
+                        causes.push(Cause::forbidden(
+                            field,
+                            "field is immutable when `immutable` is set",
+                        ));
+                    }
+                }
+            }
+            if resource.kind == "Secret" && new.get("type") != old.get("type") {
+                causes.push(Cause::invalid(
+                    "type",
+                    new.get("type").unwrap_or(&Value::Null),
+                    "field is immutable",
+                ));
+            }
         }
         (group, kind) => platform::validate_update(group, kind, new, old, &mut causes),
     }

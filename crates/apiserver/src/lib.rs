@@ -17,6 +17,7 @@ pub mod auth;
 pub mod created_fields;
 pub mod fields;
 pub mod kinds;
+pub mod object_meta;
 pub mod patch;
 pub mod pki;
 pub mod protobuf;

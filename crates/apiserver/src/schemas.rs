@@ -195,13 +195,22 @@ pub fn definition_name(resource: &Resource) -> Option<&'static str> {
         .map(String::as_str)
 }
 
-fn resolve<'a>(defs: &'a Map<String, Value>, schema: &'a Value) -> &'a Value {
+/// Follows `$ref`s (and `allOf` wrappers of one) to the schema they name;
+/// returns it with the name of the definition it ended in, if any.
+fn resolve_named<'a>(
+    defs: &'a Map<String, Value>,
+    schema: &'a Value,
+) -> (&'a Value, Option<&'a str>) {
     let mut s = schema;
+    let mut name = None;
     for _ in 0..16 {
         match s.get("$ref").and_then(Value::as_str) {
-            Some(r) => match r.rsplit('/').next().and_then(|name| defs.get(name)) {
-                Some(next) => s = next,
-                None => return s,
+            Some(r) => match r.rsplit('/').next().and_then(|n| defs.get_key_value(n)) {
+                Some((n, next)) => {
+                    s = next;
+                    name = Some(n.as_str());
+                }
+                None => return (s, name),
             },
             None => {
                 // `allOf: [{$ref}]` wraps a reference with a description.
@@ -211,12 +220,12 @@ fn resolve<'a>(defs: &'a Map<String, Value>, schema: &'a Value) -> &'a Value {
                     .and_then(|a| a.first())
                 {
                     Some(inner) if s.get("properties").is_none() => s = inner,
-                    _ => return s,
+                    _ => return (s, name),
                 }
             }
         }
     }
-    s
+    (s, name)
 }
 
 /// What the field walk needs of a schema node, compiled once per kind from
@@ -230,9 +239,90 @@ enum Shape {
     Map(usize),
     /// A list whose items are of one node.
     List(usize),
-    /// Anything goes below (`x-kubernetes-preserve-unknown-fields`), or a
-    /// scalar: nothing to check.
+    /// A scalar of one JSON type.
+    Scalar(Scalar),
+    /// Anything goes below (`x-kubernetes-preserve-unknown-fields`, an
+    /// object of no declared fields): nothing to check.
     Open,
+}
+
+/// The scalars the schemas declare, with the Go type each decodes into.
+#[derive(Debug, Clone, Copy)]
+enum Scalar {
+    String,
+    /// `integer`, with its format (`int32`, `int64`).
+    Integer(&'static str),
+    Number,
+    Boolean,
+    /// `x-kubernetes-int-or-string` (IntOrString, Quantity): either.
+    IntOrString,
+}
+
+impl Scalar {
+    fn of(schema: &Value) -> Option<Scalar> {
+        if schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
+            return Some(Scalar::IntOrString);
+        }
+        match schema.get("type").and_then(Value::as_str)? {
+            "string" => Some(Scalar::String),
+            "integer" => Some(Scalar::Integer(
+                match schema.get("format").and_then(Value::as_str) {
+                    Some("int32") => "int32",
+                    _ => "int64",
+                },
+            )),
+            "number" => Some(Scalar::Number),
+            "boolean" => Some(Scalar::Boolean),
+            _ => None,
+        }
+    }
+
+    fn accepts(self, v: &Value) -> bool {
+        match (self, v) {
+            (_, Value::Null) => true,
+            (Scalar::String, Value::String(_)) | (Scalar::Boolean, Value::Bool(_)) => true,
+            (Scalar::Integer(_), Value::Number(n)) => n.is_i64() || n.is_u64(),
+            (Scalar::Number, Value::Number(_)) => true,
+            (Scalar::IntOrString, Value::String(_)) => true,
+            (Scalar::IntOrString, Value::Number(n)) => n.is_i64() || n.is_u64(),
+            _ => false,
+        }
+    }
+
+    fn go_type(self) -> &'static str {
+        match self {
+            Scalar::String => "string",
+            Scalar::Integer(format) => format,
+            Scalar::Number => "float64",
+            Scalar::Boolean => "bool",
+            Scalar::IntOrString => "intstr.IntOrString",
+        }
+    }
+}
+
+/// A value of the wrong JSON type, worded as Go's decoder words it (the
+/// message Kubernetes answers with 400): `cannot unmarshal number into Go
+/// struct field ConfigMap.data of type string`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeMismatch {
+    /// What was found: `number`, `string`, `bool`, `array`, `object`
+    /// (`number 1.5` for a fraction where an integer belongs).
+    pub found: String,
+    /// The innermost struct holding the field, then the field's path
+    /// without list indices, as Go names it.
+    pub field: String,
+    /// The Go type the field decodes into.
+    pub go_type: String,
+}
+
+impl std::fmt::Display for TypeMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "json: cannot unmarshal {} into Go struct field {} of type {}",
+            self.found, self.field, self.go_type
+        )
+    }
 }
 
 /// A group's schemas compiled into [`Shape`]s, the definitions its kinds
@@ -240,6 +330,8 @@ enum Shape {
 #[derive(Debug)]
 struct Compiled {
     nodes: Vec<Shape>,
+    /// The definition each struct node came from (`PodSpec`), for messages.
+    names: Vec<Option<String>>,
     /// Each kind's node.
     kinds: HashMap<&'static str, usize>,
 }
@@ -247,19 +339,26 @@ struct Compiled {
 impl Compiled {
     fn new(group: &str) -> Compiled {
         let schemas = for_group(group);
-        let (mut nodes, mut seen) = (Vec::new(), HashMap::new());
-        let mut kinds = HashMap::new();
+        let mut c = Compiled {
+            nodes: Vec::new(),
+            names: Vec::new(),
+            kinds: HashMap::new(),
+        };
+        let mut seen = HashMap::new();
         for (_, kind, _) in KINDS.iter().filter(|(g, _, _)| *g == group) {
             let root = schemas
                 .kinds
                 .get(kind)
-                .and_then(|name| schemas.definitions.get(name));
-            if let Some(root) = root {
-                let node = compile(&schemas.definitions, root, &mut seen, &mut nodes);
-                kinds.insert(*kind, node);
+                .and_then(|name| schemas.definitions.get_key_value(name));
+            if let Some((name, root)) = root {
+                let node = compile(&schemas.definitions, root, &mut seen, &mut c);
+                if c.names[node].is_none() {
+                    c.names[node] = Some(short_name(name));
+                }
+                c.kinds.insert(*kind, node);
             }
         }
-        Compiled { nodes, kinds }
+        c
     }
 }
 
@@ -269,14 +368,15 @@ fn compile(
     defs: &Map<String, Value>,
     schema: &Value,
     seen: &mut HashMap<*const Value, usize>,
-    nodes: &mut Vec<Shape>,
+    c: &mut Compiled,
 ) -> usize {
-    let schema = resolve(defs, schema);
+    let (schema, name) = resolve_named(defs, schema);
     if let Some(&id) = seen.get(&(schema as *const Value)) {
         return id;
     }
-    let id = nodes.len();
-    nodes.push(Shape::Open);
+    let id = c.nodes.len();
+    c.nodes.push(Shape::Open);
+    c.names.push(name.map(short_name));
     seen.insert(schema, id);
     let shape = if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
         Shape::Open
@@ -284,25 +384,106 @@ fn compile(
         Shape::Struct(
             props
                 .iter()
-                .map(|(k, v)| (k.clone(), compile(defs, v, seen, nodes)))
+                .map(|(k, v)| (k.clone(), compile(defs, v, seen, c)))
                 .collect(),
         )
     } else if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object()) {
-        Shape::Map(compile(defs, extra, seen, nodes))
+        Shape::Map(compile(defs, extra, seen, c))
     } else if let Some(items) = schema.get("items") {
-        Shape::List(compile(defs, items, seen, nodes))
+        Shape::List(compile(defs, items, seen, c))
+    } else if let Some(scalar) = Scalar::of(schema) {
+        Shape::Scalar(scalar)
     } else {
         Shape::Open
     };
-    nodes[id] = shape;
+    c.nodes[id] = shape;
     id
+}
+
+/// `io.k8s.api.core.v1.PodSpec` → `PodSpec`.
+fn short_name(definition: &str) -> String {
+    definition
+        .rsplit('.')
+        .next()
+        .unwrap_or(definition)
+        .to_owned()
+}
+
+impl Compiled {
+    /// The Go type node `node` decodes into (`[]v1.Container`), as Go's
+    /// decoder names it in its errors.
+    fn go_type(&self, node: usize) -> String {
+        match &self.nodes[node] {
+            Shape::Struct(_) => match &self.names[node] {
+                Some(n) => format!("v1.{n}"),
+                None => "struct".into(),
+            },
+            Shape::Map(child) => format!("map[string]{}", self.go_type(*child)),
+            Shape::List(child) => format!("[]{}", self.go_type(*child)),
+            Shape::Scalar(s) => s.go_type().into(),
+            Shape::Open => "interface {}".into(),
+        }
+    }
+
+    /// Whether `value` has the JSON type node `node` wants (below it is
+    /// the walk's to check); `null` always does, as Go decodes it to the
+    /// zero value.
+    fn fits(&self, node: usize, value: &Value) -> bool {
+        match (&self.nodes[node], value) {
+            (_, Value::Null) | (Shape::Open, _) => true,
+            (Shape::Struct(_) | Shape::Map(_), Value::Object(_)) => true,
+            (Shape::List(_), Value::Array(_)) => true,
+            (Shape::Scalar(s), v) => s.accepts(v),
+            _ => false,
+        }
+    }
+}
+
+/// Go's word for the JSON type of `v`.
+fn json_kind(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(_) => "bool".into(),
+        Value::Number(n) if n.is_f64() => format!("number {n}"),
+        Value::Number(_) => "number".into(),
+        Value::String(_) => "string".into(),
+        Value::Array(_) => "array".into(),
+        Value::Object(_) => "object".into(),
+    }
 }
 
 /// Walks `value` against node `node`, recording unknown fields under `path`
 /// (one buffer, extended and cut back as the walk descends: no string is
 /// built for a known field).
-fn walk(c: &Compiled, node: usize, value: &mut Value, path: &mut String, out: &mut Vec<String>) {
+/// What one walk found: the unknown fields' paths, and the first value of
+/// the wrong type.
+#[derive(Default)]
+struct Found {
+    unknown: Vec<String>,
+    mismatch: Option<TypeMismatch>,
+}
+
+/// Walks `value` against node `node`, recording unknown fields under `path`
+/// (one buffer, extended and cut back as the walk descends: no string is
+/// built for a known field) and the first value of a wrong type. `owner`
+/// is the innermost struct node, which Go names in its type errors.
+fn walk(
+    c: &Compiled,
+    node: usize,
+    owner: usize,
+    value: &mut Value,
+    path: &mut String,
+    found: &mut Found,
+) {
     let len = path.len();
+    if found.mismatch.is_none() && !c.fits(node, value) {
+        found.mismatch = Some(TypeMismatch {
+            found: json_kind(value),
+            field: go_field(c.names[owner].as_deref(), path),
+            go_type: c.go_type(node),
+        });
+        return;
+    }
     match (&c.nodes[node], value) {
         (Shape::Struct(fields), Value::Object(map)) => {
             let mut unknown = Vec::new();
@@ -312,9 +493,9 @@ fn walk(c: &Compiled, node: usize, value: &mut Value, path: &mut String, out: &m
                 }
                 path.push_str(k);
                 match fields.get(k.as_str()) {
-                    Some(&child) => walk(c, child, v, path, out),
+                    Some(&child) => walk(c, child, node, v, path, found),
                     None => {
-                        out.push(path.clone());
+                        found.unknown.push(path.clone());
                         unknown.push(k.clone());
                     }
                 }
@@ -325,10 +506,13 @@ fn walk(c: &Compiled, node: usize, value: &mut Value, path: &mut String, out: &m
             }
         }
         (Shape::Map(child), Value::Object(map)) => {
+            // A map's key in brackets, as a list's index: Go's type errors
+            // name neither.
             for (k, v) in map.iter_mut() {
-                path.push('.');
+                path.push('[');
                 path.push_str(k);
-                walk(c, *child, v, path, out);
+                path.push(']');
+                walk(c, *child, owner, v, path, found);
                 path.truncate(len);
             }
         }
@@ -336,11 +520,35 @@ fn walk(c: &Compiled, node: usize, value: &mut Value, path: &mut String, out: &m
             for (i, v) in items.iter_mut().enumerate() {
                 use std::fmt::Write;
                 let _ = write!(path, "[{i}]");
-                walk(c, *child, v, path, out);
+                walk(c, *child, owner, v, path, found);
                 path.truncate(len);
             }
         }
         _ => {}
+    }
+}
+
+/// Go's name of a field in a type error: the innermost struct, then the
+/// path from the top without list indices or map keys
+/// (`ContainerPort.spec.containers.ports.containerPort`).
+fn go_field(owner: Option<&str>, path: &str) -> String {
+    let mut depth = 0;
+    let plain: String = path
+        .chars()
+        .filter(|&ch| {
+            match ch {
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                _ => return depth == 0,
+            }
+            false
+        })
+        .collect();
+    let owner = owner.unwrap_or("Object");
+    if plain.is_empty() {
+        owner.to_owned()
+    } else {
+        format!("{owner}.{plain}")
     }
 }
 
@@ -353,16 +561,21 @@ fn compiled(resource: &Resource) -> Option<(&'static Compiled, usize)> {
     Some((group, *group.kinds.get(resource.kind)?))
 }
 
-/// Removes the fields of `obj` that its kind's schema does not know (as
-/// decoding into the Kubernetes type drops them) and returns their paths
+/// Checks `obj` as decoding it into its Kubernetes type would: the first
+/// value of the wrong JSON type is an error (a 400 in Kubernetes); the
+/// fields its kind's schema does not know are removed (as decoding into
+/// the Kubernetes type drops them) and their paths returned
 /// (`spec.containers[0].imagePullPolice`).
-pub fn prune_unknown(resource: &Resource, obj: &mut Value) -> Vec<String> {
+pub fn decode(resource: &Resource, obj: &mut Value) -> Result<Vec<String>, TypeMismatch> {
     let Some((compiled, root)) = compiled(resource) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    let mut out = Vec::new();
-    walk(compiled, root, obj, &mut String::new(), &mut out);
-    out
+    let mut found = Found::default();
+    walk(compiled, root, root, obj, &mut String::new(), &mut found);
+    match found.mismatch {
+        Some(m) => Err(m),
+        None => Ok(found.unknown),
+    }
 }
 
 #[cfg(test)]
@@ -384,6 +597,33 @@ mod tests {
     }
 
     #[test]
+    fn values_of_the_wrong_type_are_named_as_go_names_them() {
+        let cms = find("", "v1", "configmaps").unwrap();
+        let err = decode(cms, &mut json!({"data": {"a": 1}})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "json: cannot unmarshal number into Go struct field ConfigMap.data of type string"
+        );
+        let pods = find("", "v1", "pods").unwrap();
+        let mut pod =
+            json!({"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 1.5}]}]}});
+        assert_eq!(
+            decode(pods, &mut pod).unwrap_err().to_string(),
+            "json: cannot unmarshal number 1.5 into Go struct field ContainerPort.spec.containers.ports.containerPort of type int32"
+        );
+        let mut pod = json!({"spec": {"containers": {"name": "c"}}});
+        assert_eq!(
+            decode(pods, &mut pod).unwrap_err().to_string(),
+            "json: cannot unmarshal object into Go struct field PodSpec.spec.containers of type []v1.Container"
+        );
+        // Quantities and int-or-strings take either; null is anything's zero.
+        let mut pod = json!({"metadata": {"labels": null}, "spec": {"containers": [{"name": "c",
+            "resources": {"limits": {"cpu": 1, "memory": "1Gi"}},
+            "livenessProbe": {"httpGet": {"port": "http"}}, "readinessProbe": {"httpGet": {"port": 80}}}]}});
+        assert_eq!(decode(pods, &mut pod), Ok(Vec::new()));
+    }
+
+    #[test]
     fn finds_unknown_fields() {
         let pods = find("", "v1", "pods").unwrap();
         let pod = json!({"apiVersion": "v1", "kind": "Pod",
@@ -392,11 +632,13 @@ mod tests {
                                      "resources": {"limits": {"cpu": "1"}}}], "nodeSelector": {"a": "b"}}});
         let mut pod = pod;
         assert_eq!(
-            prune_unknown(pods, &mut pod),
+            decode(pods, &mut pod).unwrap(),
             vec!["metadata.bogus", "spec.containers[0].imagePullPolice"]
         );
         let cms = find("", "v1", "configmaps").unwrap();
         assert!(pod["metadata"].get("bogus").is_none(), "pruned");
-        assert!(prune_unknown(cms, &mut json!({"data": {"k": "v"}})).is_empty());
+        assert!(decode(cms, &mut json!({"data": {"k": "v"}}))
+            .unwrap()
+            .is_empty());
     }
 }

@@ -64,6 +64,14 @@ impl Cause {
         }
     }
 
+    pub fn too_long(field: impl Into<String>, detail: impl Into<String>) -> Cause {
+        Cause {
+            reason: "FieldValueTooLong",
+            field: field.into(),
+            message: format!("Too long: {}", detail.into()),
+        }
+    }
+
     pub fn duplicate(field: impl Into<String>, value: &Value) -> Cause {
         Cause {
             reason: "FieldValueDuplicate",
@@ -113,7 +121,13 @@ pub enum ApiError {
         name: String,
         detail: String,
     },
-    #[error("{kind} {name:?} is invalid: {}", join_causes(causes))]
+    /// The kind is qualified by its group (`Deployment.apps`), as
+    /// Kubernetes' `NewInvalid` names it.
+    #[error(
+        "{} {name:?} is invalid: {}",
+        qualify(kind, group),
+        join_causes(causes)
+    )]
     Invalid {
         group: &'static str,
         kind: String,

@@ -1912,3 +1912,276 @@ async fn service_cidrs_ip_addresses_and_admission_kinds() {
         "{err}"
     );
 }
+
+/// Secrets as Kubernetes decodes them: `stringData` merged into `data`,
+/// `data` that must be base64, the keys their type needs, an immutable
+/// type; and what `immutable: true` freezes in ConfigMaps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_and_immutable_config_as_kubernetes_decodes_them() {
+    let c = Cluster::start().await;
+    c.apply_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s1}\nstringData: {user: admin}\ndata: {user: b2xk, other: eHl6}\n",
+    )
+    .await;
+    let data = c
+        .ok(&[
+            "get",
+            "secret",
+            "s1",
+            "-o",
+            "jsonpath={.data}|{.stringData}",
+        ])
+        .await;
+    assert_eq!(data, r#"{"other":"eHl6","user":"YWRtaW4="}|"#);
+    c.ok(&[
+        "patch",
+        "secret",
+        "s1",
+        "-p",
+        r#"{"stringData":{"new":"v"}}"#,
+    ])
+    .await;
+    assert_eq!(
+        c.ok(&["get", "secret", "s1", "-o", "jsonpath={.data.new}"])
+            .await,
+        "dg=="
+    );
+    refused(
+        &c,
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s2}\ndata: {a: \"!!!notb64\"}\n",
+        &[
+            "Error from server (BadRequest)",
+            "illegal base64 data at input byte 0",
+        ],
+    )
+    .await;
+    refused(
+        &c,
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s3}\ntype: kubernetes.io/tls\ndata: {a: eHl6}\n",
+        &["data[tls.crt]: Required value", "data[tls.key]: Required value"],
+    )
+    .await;
+    let err = c
+        .fails(&["patch", "secret", "s1", "-p", r#"{"type":"foo"}"#])
+        .await;
+    assert!(
+        err.contains("type: Invalid value: \"foo\": field is immutable"),
+        "{err}"
+    );
+
+    c.ok(&["create", "configmap", "frozen", "--from-literal=a=1"])
+        .await;
+    c.ok(&[
+        "patch",
+        "configmap",
+        "frozen",
+        "-p",
+        r#"{"immutable":true}"#,
+    ])
+    .await;
+    let err = c
+        .fails(&[
+            "patch",
+            "configmap",
+            "frozen",
+            "-p",
+            r#"{"data":{"a":"2"}}"#,
+        ])
+        .await;
+    assert!(
+        err.contains("data: Forbidden: field is immutable when `immutable` is set"),
+        "{err}"
+    );
+    let err = c
+        .fails(&[
+            "patch",
+            "configmap",
+            "frozen",
+            "-p",
+            r#"{"immutable":false}"#,
+        ])
+        .await;
+    assert!(err.contains("immutable: Forbidden"), "{err}");
+}
+
+/// Writes Kubernetes refuses whatever their body says: a server dry run
+/// of an object that exists, a patch that renames its object; and the
+/// group-qualified kind of an invalid object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_runs_patches_and_invalid_kinds_as_kubernetes_answers_them() {
+    let c = Cluster::start().await;
+    c.ok(&["create", "configmap", "cm1", "--from-literal=a=1"])
+        .await;
+    let err = c
+        .fails(&[
+            "create",
+            "configmap",
+            "cm1",
+            "--from-literal=a=1",
+            "--dry-run=server",
+        ])
+        .await;
+    assert!(err.contains(r#"configmaps "cm1" already exists"#), "{err}");
+    let err = c
+        .fails(&[
+            "patch",
+            "configmap",
+            "cm1",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"metadata":{"name":"other"}}"#,
+        ])
+        .await;
+    assert!(
+        err.contains("the name of the object (other) does not match the name on the URL (cm1)"),
+        "{err}"
+    );
+    let err = c
+        .fails(&["create", "deployment", "UPPER", "--image=nginx"])
+        .await;
+    assert!(
+        err.contains(r#"Deployment.apps "UPPER" is invalid"#),
+        "{err}"
+    );
+}
+
+/// Metadata and bodies checked as Kubernetes decodes and validates them:
+/// label and annotation keys and values, values of the wrong JSON type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_annotations_and_json_types_are_checked() {
+    let c = Cluster::start().await;
+    c.ok(&["run", "p1", "--image=busybox"]).await;
+    let err = c.fails(&["label", "pod", "p1", "bad key=1"]).await;
+    assert!(
+        err.contains(r#"metadata.labels: Invalid value: "bad key": name part must consist of alphanumeric characters"#),
+        "{err}"
+    );
+    let err = c.fails(&["label", "pod", "p1", "a/b/c=1"]).await;
+    assert!(err.contains("a qualified name must consist"), "{err}");
+    let err = c.fails(&["annotate", "pod", "p1", "Bad Key=1"]).await;
+    assert!(err.contains("metadata.annotations: Invalid value"), "{err}");
+    c.ok(&["label", "pod", "p1", "example.com/fine=yes"]).await;
+
+    refused(
+        &c,
+        &["create", "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: num}\ndata: {a: 1}\n",
+        &["Error from server (BadRequest)", "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data of type string"],
+    )
+    .await;
+    refused(
+        &c,
+        &["create", "-f", "-"],
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: \"three\"\n  selector: {matchLabels: {a: b}}\n  template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: x}]}}\n",
+        &["cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"],
+    )
+    .await;
+    c.ok(&["create", "configmap", "ok", "--from-literal=a=1"])
+        .await;
+    let err = c
+        .fails(&["patch", "configmap", "ok", "-p", r#"{"data":{"a":2}}"#])
+        .await;
+    assert!(err.contains("cannot unmarshal number"), "{err}");
+}
+
+/// What `kubectl get` shows of a Job's generated selector, a Scale, a
+/// deprecated API, and counts a field selector reads as 0 when unset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_scales_endpoints_and_count_selectors_as_kubernetes_shows_them() {
+    let c = Cluster::start().await;
+    c.ok(&["create", "job", "j", "--image=busybox"]).await;
+    let uid = c
+        .ok(&["get", "job", "j", "-o", "jsonpath={.metadata.uid}"])
+        .await;
+    let selector = c
+        .ok(&[
+            "get",
+            "job",
+            "j",
+            "-o",
+            "jsonpath={.spec.selector.matchLabels}",
+        ])
+        .await;
+    assert_eq!(
+        selector,
+        format!(r#"{{"batch.kubernetes.io/controller-uid":"{uid}"}}"#)
+    );
+    let labels = c
+        .ok(&[
+            "get",
+            "job",
+            "j",
+            "-o",
+            "jsonpath={.spec.template.metadata.labels.job-name} {.metadata.labels.controller-uid}",
+        ])
+        .await;
+    assert_eq!(labels, format!("j {uid}"));
+    let spec = c
+        .ok(&[
+            "get",
+            "job",
+            "j",
+            "-o",
+            "jsonpath={.spec.completionMode} {.spec.suspend} {.spec.podReplacementPolicy}",
+        ])
+        .await;
+    assert_eq!(spec, "NonIndexed false TerminatingOrFailed");
+    let listed = c
+        .ok(&[
+            "get",
+            "jobs",
+            "--field-selector",
+            "status.successful=0",
+            "-o",
+            "name",
+        ])
+        .await;
+    assert_eq!(listed.trim(), "job.batch/j");
+
+    c.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx",
+        "--replicas=2",
+    ])
+    .await;
+    let scale = c.ok(&["get", "deploy", "web", "--subresource=scale"]).await;
+    let header: Vec<&str> = scale
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["NAME", "DESIRED", "AVAILABLE", "AGE"], "{scale}");
+    assert!(
+        scale
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("web") && l.contains(" 2 ")),
+        "{scale}"
+    );
+
+    let out = c.kubectl(&["get", "endpoints"]).await;
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs kubectl with `manifest` on stdin, expecting a failure whose
+/// stderr says each of `wanted`.
+async fn refused(c: &Cluster, args: &[&str], manifest: &str, wanted: &[&str]) {
+    let err = c.fails_stdin(args, Some(manifest)).await;
+    for w in wanted {
+        assert!(err.contains(w), "{w:?} not in {err}");
+    }
+}

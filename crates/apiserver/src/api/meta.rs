@@ -71,11 +71,11 @@ pub fn check_name(resource: &Resource, name: &str, field: &str) -> Option<Cause>
             &v,
             "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
         )),
-        NameRule::Subdomain if !is_subdomain(name) => Some(Cause::invalid(
-            field,
-            &v,
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
-        )),
+        // The first of Kubernetes' messages: the length's, when too long.
+        NameRule::Subdomain if !is_subdomain(name) => crate::object_meta::subdomain_errors(name)
+            .into_iter()
+            .next()
+            .map(|why| Cause::invalid(field, &v, why)),
         NameRule::PathSegment
             if name == "." || name == ".." || name.contains('/') || name.contains('%') =>
         {

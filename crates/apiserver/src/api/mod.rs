@@ -192,7 +192,8 @@ impl ApiServer {
                     let resp = self.serve_resource(req, &r, &query, true).await?;
                     return Ok(convert_events_response(resp, watch).await);
                 }
-                self.serve_resource(req, &r, &query, false).await
+                let resp = self.serve_resource(req, &r, &query, false).await?;
+                Ok(with_deprecation(r.resource, resp))
             }
         }
     }
@@ -288,6 +289,23 @@ async fn convert_events_response(resp: Response<Body>, watch: bool) -> Response<
     let mut parts = parts;
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, full(events::response_from_core(&bytes)))
+}
+
+/// The warning Kubernetes sends with every request to a deprecated API
+/// version (shown by kubectl as `Warning: ...`).
+fn with_deprecation(
+    resource: &crate::resources::Resource,
+    mut resp: Response<Body>,
+) -> Response<Body> {
+    if (resource.group, resource.plural) == ("", "endpoints") {
+        resp.headers_mut().append(
+            header::WARNING,
+            header::HeaderValue::from_static(
+                "299 - \"v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice\"",
+            ),
+        );
+    }
+    resp
 }
 
 /// How long the `etcd` health check waits for the store, as

@@ -115,12 +115,22 @@ pub async fn get(
             &partial::content_type(version, false),
         ));
     }
-    if wants_table(headers) && r.subresource.is_none() {
+    // The status subresource prints as its object does; a Scale has its own columns.
+    let table_of = match r.subresource {
+        None | Some(Subresource::Status) => Some(false),
+        Some(Subresource::Scale) => Some(true),
+        _ => None,
+    };
+    if let Some(scale) = table_of.filter(|_| wants_table(headers)) {
         let rv = obj["metadata"]["resourceVersion"]
             .as_str()
             .unwrap_or("")
             .to_owned();
-        let t = table::table(r.resource, &[obj], &rv, query.flag("includeObject"));
+        let t = if scale {
+            table::scale_table(&obj, &rv)
+        } else {
+            table::table(r.resource, &[obj], &rv, query.flag("includeObject"))
+        };
         return Ok(table::response(&t));
     }
     Ok(super::body::value_response(StatusCode::OK, &obj))

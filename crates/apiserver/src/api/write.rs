@@ -49,7 +49,7 @@ fn field_validation(
     query: &Query,
     obj: &mut Value,
 ) -> Result<Vec<String>, ApiError> {
-    let unknown = crate::schemas::prune_unknown(resource, obj);
+    let unknown = decode_fields(resource, obj)?;
     if unknown.is_empty() {
         return Ok(Vec::new());
     }
@@ -72,6 +72,19 @@ fn field_validation(
     }
 }
 
+/// Decodes `obj` as Kubernetes decodes a body into its kind: a value of
+/// the wrong JSON type is a 400 worded as kube-apiserver words it; the
+/// unknown fields are dropped and returned.
+fn decode_fields(resource: &Resource, obj: &mut Value) -> Result<Vec<String>, ApiError> {
+    crate::schemas::decode(resource, obj).map_err(|m| {
+        ApiError::bad_request(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: {m}",
+            kind = resource.kind,
+            version = resource.version,
+        ))
+    })
+}
+
 /// Adds `Warning` headers, as Kubernetes reports warnings to clients.
 fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<Body> {
     for w in warnings {
@@ -89,6 +102,20 @@ fn check_body_name(obj: &Value, name: &str) -> Result<(), ApiError> {
         Some(body_name) if body_name != name => Err(ApiError::bad_request(format!(
             "the name of the object ({body_name}) does not match the name on the URL ({name})"
         ))),
+        _ => Ok(()),
+    }
+}
+
+/// [`check_body_name`], and the same for the namespace: what an update's
+/// body, or a patch's result, must agree with the URL on.
+fn check_body_names(obj: &Value, name: &str, namespace: Option<&str>) -> Result<(), ApiError> {
+    check_body_name(obj, name)?;
+    match (namespace, meta_str(obj, "namespace")) {
+        (Some(ns), Some(body_ns)) if !body_ns.is_empty() && body_ns != ns => {
+            Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -165,8 +192,10 @@ async fn create(
     let resource = r.resource;
     meta::check_type(resource, &mut obj, resource.kind)?;
     let warnings = field_validation(resource, query, &mut obj)?;
+    kinds::convert(resource, &mut obj)?;
     let (name, name_causes) = meta::prepare_create(resource, &mut obj, r.namespace.as_deref())?;
     kinds::apply_defaults(resource, &mut obj);
+    kinds::on_create(resource, &mut obj);
     if resource.kind == "CertificateSigningRequest" {
         set_requestor(&mut obj, r.user.as_ref());
     }
@@ -199,6 +228,15 @@ async fn create(
     // is a few hundred allocations).
     drop(obj);
     if dry_run(query) {
+        // As the real write would: an object already there is a conflict.
+        let (existing, _) = api
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| from_store(e, resource, &name))?;
+        if existing.is_some() {
+            return Err(ApiError::already_exists(resource, &name));
+        }
         return Ok(with_warnings(
             json_response(StatusCode::CREATED, Bytes::from(stored)),
             &warnings,
@@ -478,6 +516,11 @@ fn next_state(
             n
         }
     };
+    // Updates and patches are decoded as creates are (their unknown
+    // fields dropped, without the warnings a create's field validation
+    // gives).
+    decode_fields(resource, &mut next)?;
+    kinds::convert(resource, &mut next)?;
     meta::prepare_update(resource, &mut next, old);
     kinds::apply_defaults(resource, &mut next);
     super::services::prepare_update(resource, &mut next, old)?;
@@ -573,14 +616,7 @@ async fn update(
         return update_scale(api, r, query, obj).await;
     }
     meta::check_type(resource, &mut obj, resource.kind)?;
-    check_body_name(&obj, name)?;
-    if let (Some(ns), Some(body_ns)) = (&r.namespace, meta_str(&obj, "namespace")) {
-        if !body_ns.is_empty() && body_ns != ns {
-            return Err(ApiError::bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request",
-            ));
-        }
-    }
+    check_body_names(&obj, name, r.namespace.as_deref())?;
     let precondition = meta::precondition_rv(&obj)?;
     let key = resource.key(r.namespace.as_deref(), name);
     let result = guaranteed_update(
@@ -651,6 +687,8 @@ async fn patch_object(
         dry_run(query),
         |old| {
             let mut patched = apply_patch(&media, resource.kind, old, &patch_doc)?;
+            // A patch may not rename or move the object (Kubernetes' checkName).
+            check_body_names(&patched, &name, r.namespace.as_deref())?;
             if let Some(m) = patched.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.remove("resourceVersion");
             }

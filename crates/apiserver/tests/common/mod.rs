@@ -117,7 +117,13 @@ impl Cluster {
 
     /// Runs kubectl expecting failure; returns stderr.
     pub async fn fails(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args).await;
+        self.fails_stdin(args, None).await
+    }
+
+    /// Runs kubectl with `manifest` on its stdin, expecting it to fail;
+    /// returns its stderr.
+    pub async fn fails_stdin(&self, args: &[&str], manifest: Option<&str>) -> String {
+        let out = self.kubectl_in(args, manifest).await;
         assert!(
             !out.status.success(),
             "kubectl {args:?} should have failed: {}",

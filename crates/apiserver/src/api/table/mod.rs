@@ -103,10 +103,48 @@ fn printer(group: &str, kind: &str) -> Printer {
         ("certificates.k8s.io", "CertificateSigningRequest") => {
             (CERTIFICATE_SIGNING_REQUEST, csr_row)
         }
+        // The `scale` subresource's object, whatever it scales.
+        ("autoscaling", "Scale") => (SCALE, scale_row),
         // LimitRange, Role and ClusterRole have no printer in Kubernetes.
         _ => (DEFAULT, default_row),
     };
     Printer { columns, row }
+}
+
+/// The `scale` subresource's columns, as Kubernetes prints a Scale.
+const SCALE: &[Col] = &[
+    NAME,
+    ("Desired", "integer", 0),
+    ("Available", "integer", 0),
+    AGE,
+];
+
+fn scale_row(v: &Value) -> Vec<Value> {
+    vec![
+        name(v),
+        json!(n(v, "/spec/replicas")),
+        json!(n(v, "/status/replicas")),
+        age(v),
+    ]
+}
+
+/// A Table of one Scale object (`kubectl get --subresource=scale`).
+pub fn scale_table(scale: &Value, rv: &str) -> Value {
+    let p = printer("autoscaling", "Scale");
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": rv},
+        "columnDefinitions": column_definitions(p.columns),
+        "rows": [{
+            "cells": (p.row)(scale),
+            "object": {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": scale.get("metadata").cloned().unwrap_or_else(|| json!({})),
+            },
+        }],
+    })
 }
 
 /// Kubernetes' default table convertor, for kinds without a printer.

@@ -106,8 +106,17 @@ pub(super) async fn token_request(
                 None => Some("must be an integer"),
             };
             if let Some(why) = why {
-                let cause = crate::status::Cause::invalid("spec.expirationSeconds", v, why);
-                return Err(ApiError::invalid(resource, name, vec![cause]));
+                // The request's kind, as kube-apiserver names it.
+                return Err(ApiError::Invalid {
+                    group: "authentication.k8s.io",
+                    kind: "TokenRequest".into(),
+                    name: name.to_owned(),
+                    causes: vec![crate::status::Cause::invalid(
+                        "spec.expirationSeconds",
+                        v,
+                        why,
+                    )],
+                });
             }
             v.as_i64().unwrap_or(3600)
         }
