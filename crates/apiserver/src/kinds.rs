@@ -5,8 +5,12 @@
 //! 422 Status lists each.
 
 mod admission;
+mod batch;
+mod cluster;
 mod controllers;
+mod cron;
 mod platform;
+mod pod_spec;
 
 use crate::resources::Resource;
 use crate::status::{ApiError, Cause};
@@ -16,6 +20,20 @@ fn set_default(obj: &mut Value, field: &str, v: Value) {
     if let Some(m) = obj.as_object_mut() {
         if m.get(field).is_none_or(Value::is_null) {
             m.insert(field.to_owned(), v);
+        }
+    }
+}
+
+/// Kubernetes' `ValidateNonnegativeField` for each of `fields` of `obj`
+/// that is set, the cause at `base.field`.
+fn non_negative(obj: &Value, fields: &[&str], base: &str, causes: &mut Vec<Cause>) {
+    for field in fields {
+        if let Some(n) = obj.get(*field).and_then(Value::as_i64).filter(|n| *n < 0) {
+            causes.push(Cause::invalid(
+                format!("{base}.{field}"),
+                &json!(n),
+                "must be greater than or equal to 0",
+            ));
         }
     }
 }
@@ -30,37 +48,6 @@ pub fn image_pull_policy(image: &str) -> &'static str {
     match last.split_once(':') {
         Some((_, "latest")) | None => "Always",
         Some(_) => "IfNotPresent",
-    }
-}
-
-fn default_container(c: &mut Value) {
-    let image = c
-        .get("image")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    set_default(c, "imagePullPolicy", json!(image_pull_policy(&image)));
-    set_default(c, "terminationMessagePath", json!("/dev/termination-log"));
-    set_default(c, "terminationMessagePolicy", json!("File"));
-    set_default(c, "resources", json!({}));
-    if let Some(ports) = c.get_mut("ports").and_then(Value::as_array_mut) {
-        for p in ports {
-            set_default(p, "protocol", json!("TCP"));
-        }
-    }
-}
-
-/// Defaults of a pod spec (also used in templates).
-fn default_pod_spec(spec: &mut Value) {
-    set_default(spec, "restartPolicy", json!("Always"));
-    set_default(spec, "dnsPolicy", json!("ClusterFirst"));
-    set_default(spec, "terminationGracePeriodSeconds", json!(30));
-    set_default(spec, "schedulerName", json!("default-scheduler"));
-    set_default(spec, "securityContext", json!({}));
-    for list in ["containers", "initContainers"] {
-        if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
-            cs.iter_mut().for_each(default_container);
-        }
     }
 }
 
@@ -114,10 +101,11 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
     match (resource.group, resource.kind) {
         ("", "Pod") => {
             if let Some(spec) = obj.get_mut("spec") {
-                default_pod_spec(spec);
+                pod_spec::apply_defaults(spec);
                 // Pods only, not templates (SetDefaults_Pod). Priority and
                 // preemptionPolicy come from priority admission on create.
                 set_default(spec, "enableServiceLinks", json!(true));
+                pod_spec::apply_pod_defaults(spec);
                 set_default(spec, "serviceAccountName", json!("default"));
                 add_default_tolerations(spec);
             }
@@ -166,7 +154,7 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
                     _ => {}
                 }
                 if let Some(t) = spec.pointer_mut("/template/spec") {
-                    default_pod_spec(t);
+                    pod_spec::apply_defaults(t);
                 }
             }
         }
@@ -182,7 +170,7 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
                 set_default(spec, "successfulJobsHistoryLimit", json!(3));
                 set_default(spec, "failedJobsHistoryLimit", json!(1));
                 if let Some(t) = spec.pointer_mut("/jobTemplate/spec/template/spec") {
-                    default_pod_spec(t);
+                    pod_spec::apply_defaults(t);
                 }
             }
         }
@@ -208,6 +196,7 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
         ("autoscaling", "HorizontalPodAutoscaler") => controllers::default_hpa(obj),
         (group, kind) => platform::apply_defaults(group, kind, obj),
     }
+    cluster::apply_defaults(resource.group, resource.kind, obj);
 }
 
 /// Kubernetes' `SetDefaults_Job`: both counts 1 when neither is set (a
@@ -237,7 +226,7 @@ fn default_job_spec(spec: &mut Value) {
     };
     set_default(spec, "podReplacementPolicy", json!(replacement));
     if let Some(t) = spec.pointer_mut("/template/spec") {
-        default_pod_spec(t);
+        pod_spec::apply_defaults(t);
     }
 }
 
@@ -413,71 +402,6 @@ fn qos_class(pod: &Value) -> &'static str {
     }
 }
 
-fn validate_containers(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
-    let containers = spec.get("containers").and_then(Value::as_array);
-    match containers {
-        None => causes.push(Cause::required(format!("{base}.containers"))),
-        Some(cs) if cs.is_empty() => causes.push(Cause::required(format!("{base}.containers"))),
-        Some(_) => {}
-    }
-    let mut names = std::collections::HashSet::new();
-    for list in ["initContainers", "containers"] {
-        let Some(cs) = spec.get(list).and_then(Value::as_array) else {
-            continue;
-        };
-        for (i, c) in cs.iter().enumerate() {
-            let path = format!("{base}.{list}[{i}]");
-            match c.get("name").and_then(Value::as_str) {
-                None | Some("") => causes.push(Cause::required(format!("{path}.name"))),
-                Some(n) => {
-                    if !crate::api::meta::is_subdomain(n) || n.contains('.') {
-                        causes.push(Cause::invalid(format!("{path}.name"), &json!(n), "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"));
-                    }
-                    if !names.insert(n.to_owned()) {
-                        causes.push(Cause::duplicate(format!("{path}.name"), &json!(n)));
-                    }
-                }
-            }
-            if c.get("image")
-                .and_then(Value::as_str)
-                .is_none_or(str::is_empty)
-            {
-                causes.push(Cause::required(format!("{path}.image")));
-            }
-            if let Some(p) = c.get("imagePullPolicy") {
-                if !matches!(p.as_str(), Some("Always" | "IfNotPresent" | "Never")) {
-                    causes.push(Cause::not_supported(
-                        format!("{path}.imagePullPolicy"),
-                        p,
-                        &["Always", "IfNotPresent", "Never"],
-                    ));
-                }
-            }
-        }
-    }
-    if let Some(p) = spec.get("restartPolicy") {
-        if !matches!(p.as_str(), Some("Always" | "OnFailure" | "Never")) {
-            causes.push(Cause::not_supported(
-                format!("{base}.restartPolicy"),
-                p,
-                &["Always", "OnFailure", "Never"],
-            ));
-        }
-    }
-    if let Some(p) = spec.get("dnsPolicy") {
-        if !matches!(
-            p.as_str(),
-            Some("ClusterFirstWithHostNet" | "ClusterFirst" | "Default" | "None")
-        ) {
-            causes.push(Cause::not_supported(
-                format!("{base}.dnsPolicy"),
-                p,
-                &["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"],
-            ));
-        }
-    }
-}
-
 fn validate_selector_template(obj: &Value, causes: &mut Vec<Cause>) {
     crate::object_meta::validate_labels(
         obj.pointer("/spec/template/metadata/labels"),
@@ -507,7 +431,8 @@ fn validate_selector_template(obj: &Value, causes: &mut Vec<Cause>) {
         }
     }
     if let Some(t) = obj.pointer("/spec/template/spec") {
-        validate_containers(t, "spec.template.spec", causes);
+        pod_spec::validate(t, "spec.template.spec", causes);
+        pod_spec::validate_template_restart(t, "spec.template.spec", false, causes);
     } else {
         causes.push(Cause::required("spec.template.spec"));
     }
@@ -572,7 +497,7 @@ pub fn validate(resource: &Resource, obj: &Value, name: &str) -> Result<(), ApiE
     crate::object_meta::validate(obj, &mut causes);
     match (resource.group, resource.kind) {
         ("", "Pod") => match obj.get("spec") {
-            Some(spec) => validate_containers(spec, "spec", &mut causes),
+            Some(spec) => pod_spec::validate(spec, "spec", &mut causes),
             None => causes.push(Cause::required("spec.containers")),
         },
         ("apps", "Deployment")
@@ -601,9 +526,15 @@ pub fn validate(resource: &Resource, obj: &Value, name: &str) -> Result<(), ApiE
             controllers::validate_replication_controller(obj, &mut causes)
         }
         ("", "PodTemplate") => controllers::validate_pod_template(obj, &mut causes),
+        ("batch", "Job") => batch::validate_job(obj, &mut causes),
+        ("batch", "CronJob") => {
+            batch::validate_cron_job_name(obj, &mut causes);
+            batch::validate_cron_job(obj, &mut causes);
+        }
         ("autoscaling", "HorizontalPodAutoscaler") => controllers::validate_hpa(obj, &mut causes),
         (group, kind) => platform::validate(group, kind, obj, &mut causes),
     }
+    cluster::validate(resource.group, resource.kind, obj, &mut causes);
     if causes.is_empty() {
         Ok(())
     } else {
@@ -677,6 +608,7 @@ pub fn validate_update(
         }
         (group, kind) => platform::validate_update(group, kind, new, old, &mut causes),
     }
+    cluster::validate_update(resource.group, resource.kind, new, old, &mut causes);
     if causes.is_empty() {
         validate(resource, new, name)
     } else {

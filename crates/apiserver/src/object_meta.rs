@@ -63,6 +63,22 @@ pub fn subdomain_errors(s: &str) -> Vec<String> {
     errs
 }
 
+/// Kubernetes' `IsDNS1123Label`: why `s` is not one (none: it is).
+pub fn label_errors(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 63 {
+        errs.push("must be no more than 63 characters".to_owned());
+    }
+    if s.contains('.') || !matches_subdomain(s) {
+        errs.push(regex_error(
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+            "[a-z0-9]([-a-z0-9]*[a-z0-9])?",
+            &["my-name", "123-abc"],
+        ));
+    }
+    errs
+}
+
 /// Kubernetes' `IsQualifiedName` (label keys, annotation keys, finalizers).
 pub fn qualified_name_errors(value: &str) -> Vec<String> {
     let mut errs = Vec::new();

@@ -254,8 +254,11 @@ enum Scalar {
     Integer(&'static str),
     Number,
     Boolean,
-    /// `x-kubernetes-int-or-string` (IntOrString, Quantity): either.
+    /// `x-kubernetes-int-or-string` (IntOrString): either.
     IntOrString,
+    /// A resource quantity: a string or a number that must read as one,
+    /// stored in its canonical form.
+    Quantity,
 }
 
 impl Scalar {
@@ -285,6 +288,7 @@ impl Scalar {
             (Scalar::Number, Value::Number(_)) => true,
             (Scalar::IntOrString, Value::String(_)) => true,
             (Scalar::IntOrString, Value::Number(n)) => n.is_i64() || n.is_u64(),
+            (Scalar::Quantity, Value::String(_) | Value::Number(_)) => true,
             _ => false,
         }
     }
@@ -296,6 +300,7 @@ impl Scalar {
             Scalar::Number => "float64",
             Scalar::Boolean => "bool",
             Scalar::IntOrString => "intstr.IntOrString",
+            Scalar::Quantity => "resource.Quantity",
         }
     }
 }
@@ -391,6 +396,8 @@ fn compile(
         Shape::Map(compile(defs, extra, seen, c))
     } else if let Some(items) = schema.get("items") {
         Shape::List(compile(defs, items, seen, c))
+    } else if name.is_some_and(|n| n.ends_with(".api.resource.Quantity")) {
+        Shape::Scalar(Scalar::Quantity)
     } else if let Some(scalar) = Scalar::of(schema) {
         Shape::Scalar(scalar)
     } else {
@@ -460,7 +467,29 @@ fn json_kind(v: &Value) -> String {
 #[derive(Default)]
 struct Found {
     unknown: Vec<String>,
-    mismatch: Option<TypeMismatch>,
+    mismatch: Option<DecodeError>,
+}
+
+/// Why a body cannot be decoded into its kind (a 400 in Kubernetes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// A value of the wrong JSON type.
+    Type(TypeMismatch),
+    /// A quantity that does not read as one.
+    Quantity,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Type(m) => m.fmt(f),
+            DecodeError::Quantity => write!(
+                f,
+                "quantities must match the regular expression '{}'",
+                cuttle_quantity::PATTERN
+            ),
+        }
+    }
 }
 
 /// Walks `value` against node `node`, recording unknown fields under `path`
@@ -477,14 +506,15 @@ fn walk(
 ) {
     let len = path.len();
     if found.mismatch.is_none() && !c.fits(node, value) {
-        found.mismatch = Some(TypeMismatch {
+        found.mismatch = Some(DecodeError::Type(TypeMismatch {
             found: json_kind(value),
             field: go_field(c.names[owner].as_deref(), path),
             go_type: c.go_type(node),
-        });
+        }));
         return;
     }
     match (&c.nodes[node], value) {
+        (Shape::Scalar(Scalar::Quantity), v) => store_quantity(v, false, found),
         (Shape::Struct(fields), Value::Object(map)) => {
             let mut unknown = Vec::new();
             for (k, v) in map.iter_mut() {
@@ -506,13 +536,20 @@ fn walk(
             }
         }
         (Shape::Map(child), Value::Object(map)) => {
+            // A map of quantities is a resource list, whose amounts
+            // Kubernetes rounds up to milli units.
+            let resource_list = matches!(c.nodes[*child], Shape::Scalar(Scalar::Quantity));
             // A map's key in brackets, as a list's index: Go's type errors
             // name neither.
             for (k, v) in map.iter_mut() {
                 path.push('[');
                 path.push_str(k);
                 path.push(']');
-                walk(c, *child, owner, v, path, found);
+                if resource_list && c.fits(*child, v) {
+                    store_quantity(v, true, found);
+                } else {
+                    walk(c, *child, owner, v, path, found);
+                }
                 path.truncate(len);
             }
         }
@@ -525,6 +562,26 @@ fn walk(
             }
         }
         _ => {}
+    }
+}
+
+/// Reads a quantity (a string, or a number as its text) into the form
+/// Kubernetes stores; an unreadable one is the walk's decode error.
+fn store_quantity(v: &mut Value, in_resource_list: bool, found: &mut Found) {
+    let stored = match &*v {
+        Value::String(text) => cuttle_quantity::serialize(text, in_resource_list),
+        Value::Number(n) => cuttle_quantity::serialize(&n.to_string(), in_resource_list),
+        _ => return,
+    };
+    match stored {
+        Ok(text) => {
+            if v.as_str() != Some(text.as_str()) {
+                *v = Value::String(text);
+            }
+        }
+        Err(_) => {
+            found.mismatch.get_or_insert(DecodeError::Quantity);
+        }
     }
 }
 
@@ -562,11 +619,12 @@ fn compiled(resource: &Resource) -> Option<(&'static Compiled, usize)> {
 }
 
 /// Checks `obj` as decoding it into its Kubernetes type would: the first
-/// value of the wrong JSON type is an error (a 400 in Kubernetes); the
+/// value of the wrong JSON type or unreadable quantity is an error (a 400
+/// in Kubernetes); quantities take their canonical form (`0.5` → `500m`); the
 /// fields its kind's schema does not know are removed (as decoding into
 /// the Kubernetes type drops them) and their paths returned
 /// (`spec.containers[0].imagePullPolice`).
-pub fn decode(resource: &Resource, obj: &mut Value) -> Result<Vec<String>, TypeMismatch> {
+pub fn decode(resource: &Resource, obj: &mut Value) -> Result<Vec<String>, DecodeError> {
     let Some((compiled, root)) = compiled(resource) else {
         return Ok(Vec::new());
     };
@@ -621,6 +679,32 @@ mod tests {
             "resources": {"limits": {"cpu": 1, "memory": "1Gi"}},
             "livenessProbe": {"httpGet": {"port": "http"}}, "readinessProbe": {"httpGet": {"port": 80}}}]}});
         assert_eq!(decode(pods, &mut pod), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn quantities_are_read_and_stored_canonical() {
+        let pods = find("", "v1", "pods").unwrap();
+        let mut pod = json!({"spec": {"containers": [{"name": "c",
+            "resources": {"requests": {"cpu": 0.5, "memory": "1024Mi"}, "limits": {"cpu": "1000m"}}}]}});
+        assert_eq!(decode(pods, &mut pod), Ok(Vec::new()));
+        let resources = &pod["spec"]["containers"][0]["resources"];
+        assert_eq!(
+            resources,
+            &json!({"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1"}})
+        );
+        let mut bad = json!({"spec": {"containers": [{"name": "c",
+            "resources": {"requests": {"cpu": "abc"}}}]}});
+        assert_eq!(
+            decode(pods, &mut bad).unwrap_err().to_string(),
+            "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        );
+        let nodes = find("", "v1", "nodes").unwrap();
+        let mut node = json!({"status": {"capacity": {"memory": "2048Ki", "pods": 110}}});
+        assert_eq!(decode(nodes, &mut node), Ok(Vec::new()));
+        assert_eq!(
+            node["status"]["capacity"],
+            json!({"memory": "2Mi", "pods": "110"})
+        );
     }
 
     #[test]

@@ -44,6 +44,16 @@ impl Cause {
         }
     }
 
+    /// An invalid value Go prints without quotes (a `Stringer` such as a
+    /// quantity or a resource name).
+    pub fn invalid_unquoted(field: impl Into<String>, shown: &str, detail: &str) -> Cause {
+        Cause {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            message: format!("Invalid value: {shown}: {detail}"),
+        }
+    }
+
     pub fn not_supported(field: impl Into<String>, value: &Value, supported: &[&str]) -> Cause {
         let list: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
         Cause {
@@ -77,6 +87,14 @@ impl Cause {
             reason: "FieldValueDuplicate",
             field: field.into(),
             message: format!("Duplicate value: {value}"),
+        }
+    }
+
+    pub fn not_found(field: impl Into<String>, value: &Value) -> Cause {
+        Cause {
+            reason: "FieldValueNotFound",
+            field: field.into(),
+            message: format!("Not found: {value}"),
         }
     }
 

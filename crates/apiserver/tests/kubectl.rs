@@ -2088,6 +2088,143 @@ async fn labels_annotations_and_json_types_are_checked() {
     assert!(err.contains("cannot unmarshal number"), "{err}");
 }
 
+/// Pod specs defaulted and checked as Kubernetes does it: quantities
+/// stored canonical and requests taken from limits, probe defaults, and
+/// each bad port, mount, toleration, template restart policy, schedule and
+/// priority refused with Kubernetes' words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pod_specs_workloads_and_classes_are_defaulted_and_checked() {
+    let c = Cluster::start().await;
+    c.apply_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    resources: {limits: {cpu: 0.5, memory: 1024Mi}}\n    livenessProbe: {httpGet: {port: 80}}\n",
+    )
+    .await;
+    let resources = c
+        .ok(&[
+            "get",
+            "pod",
+            "q",
+            "-o",
+            "jsonpath={.spec.containers[0].resources}",
+        ])
+        .await;
+    assert_eq!(
+        resources,
+        r#"{"limits":{"cpu":"500m","memory":"1Gi"},"requests":{"cpu":"500m","memory":"1Gi"}}"#
+    );
+    let qos = c
+        .ok(&[
+            "get",
+            "pod",
+            "q",
+            "-o",
+            "jsonpath={.status.qosClass} {.spec.containers[0].livenessProbe.periodSeconds}",
+        ])
+        .await;
+    assert_eq!(qos, "Guaranteed 10");
+    refused(
+        &c,
+        &["create", "-f", "-", "--validate=false"],
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"b"},"spec":{"containers":[{"name":"c","image":"busybox","resources":{"requests":{"cpu":"abc"}}}]}}"#,
+        &["Error from server (BadRequest)", "Pod in version \"v1\" cannot be handled as a Pod: quantities must match the regular expression"],
+    )
+    .await;
+    refused(
+        &c,
+        &["create", "-f", "-"],
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"b"},"spec":{"containers":[{"name":"c","image":"busybox","volumeMounts":[{"name":"x","mountPath":"/x"}],"ports":[{"containerPort":0}],"resources":{"requests":{"cpu":"2"},"limits":{"cpu":"1"}}}],"tolerations":[{"key":"a","operator":"Exists","value":"v"}]}}"#,
+        &[
+            "The Pod \"b\" is invalid",
+            "spec.containers[0].ports[0].containerPort: Required value",
+            "spec.containers[0].volumeMounts[0].name: Not found: \"x\"",
+            "spec.containers[0].resources.requests: Invalid value: \"2\": must be less than or equal to cpu limit of 1",
+            "spec.tolerations[0].operator: Invalid value: \"v\": value must be empty when `operator` is 'Exists'",
+        ],
+    )
+    .await;
+    refused(
+        &c,
+        &["create", "-f", "-"],
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: busybox}]\n",
+        &["The Job \"j\" is invalid: spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""],
+    )
+    .await;
+    let err = c
+        .fails(&[
+            "create",
+            "cronjob",
+            "cj",
+            "--image=busybox",
+            "--schedule=not a cron",
+        ])
+        .await;
+    assert!(
+        err.contains(r#"spec.schedule: Invalid value: "not a cron": expected exactly 5 fields, found 3: [not a cron]"#),
+        "{err}"
+    );
+    c.ok(&[
+        "create",
+        "cronjob",
+        "cj",
+        "--image=busybox",
+        "--schedule=*/5 * * * *",
+    ])
+    .await;
+    let err = c
+        .fails(&["create", "priorityclass", "huge", "--value=2000000000"])
+        .await;
+    assert!(
+        err.contains(
+            "value: Forbidden: maximum allowed value of a user defined priority is 1000000000"
+        ),
+        "{err}"
+    );
+    c.ok(&[
+        "create",
+        "priorityclass",
+        "d1",
+        "--value=10",
+        "--global-default",
+    ])
+    .await;
+    let err = c
+        .fails(&[
+            "create",
+            "priorityclass",
+            "d2",
+            "--value=11",
+            "--global-default",
+        ])
+        .await;
+    assert!(
+        err.contains(r#"priorityclasses.scheduling.k8s.io "d2" is forbidden: PriorityClass d1 is already marked as default. Only one default can exist"#),
+        "{err}"
+    );
+    c.ok(&[
+        "create",
+        "clusterrolebinding",
+        "b",
+        "--clusterrole=view",
+        "--user=alice",
+    ])
+    .await;
+    let err = c
+        .fails(&[
+            "patch",
+            "clusterrolebinding",
+            "b",
+            "-p",
+            r#"{"roleRef":{"name":"edit"}}"#,
+        ])
+        .await;
+    assert!(
+        err.contains("roleRef: Invalid value: rbac.RoleRef{"),
+        "{err}"
+    );
+    assert!(err.contains("cannot change roleRef"), "{err}");
+}
+
 /// What `kubectl get` shows of a Job's generated selector, a Scale, a
 /// deprecated API, and counts a field selector reads as 0 when unset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -105,6 +105,28 @@ fn global_default(api: &ApiServer) -> Option<Class> {
         .min_by_key(|c| c.value)
 }
 
+/// The Priority admission plugin's rule for classes: only one may be the
+/// global default (403 for a second, as Kubernetes answers).
+pub fn admit_class(
+    api: &ApiServer,
+    class: &Value,
+    name: &str,
+    creating: bool,
+) -> Result<(), ApiError> {
+    if class.get("globalDefault") != Some(&Value::Bool(true)) {
+        return Ok(());
+    }
+    match global_default(api) {
+        Some(existing) if creating || existing.name != name => Err(ApiError::Forbidden {
+            message: format!(
+                "priorityclasses.scheduling.k8s.io {name:?} is forbidden: PriorityClass {} is already marked as default. Only one default can exist",
+                existing.name
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Sets a new pod's priority and preemption policy from its class.
 pub async fn admit(api: &ApiServer, pod: &mut Value, name: &str) -> Result<(), ApiError> {
     let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {

@@ -183,6 +183,10 @@ pub async fn handle(
     }
 }
 
+fn is_priority_class(resource: &Resource) -> bool {
+    (resource.group, resource.kind) == ("scheduling.k8s.io", "PriorityClass")
+}
+
 async fn create(
     api: &Arc<ApiServer>,
     r: &ResourceRequest,
@@ -202,6 +206,9 @@ async fn create(
     let managed = created_managed_fields(resource, query, &mut obj);
     if resource.group.is_empty() && resource.kind == "Pod" {
         super::priority::admit(api, &mut obj, &name).await?;
+    }
+    if is_priority_class(resource) {
+        super::priority::admit_class(api, &obj, &name, true)?;
     }
     kinds::initial_status(resource, &mut obj);
     meta::with_meta_causes(
@@ -431,6 +438,9 @@ where
             }
             Outcome::Write(v) => v,
         };
+        if is_priority_class(resource) {
+            super::priority::admit_class(api, &next, name, false)?;
+        }
         let held = super::services::allocate_update(api, resource, &mut next, &current, dry)?;
         // Freed before the store's await, on this thread (see `create`).
         drop(current);

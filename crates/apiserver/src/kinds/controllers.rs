@@ -2,7 +2,8 @@
 //! PodTemplate and of the autoscaling/v2 HorizontalPodAutoscaler, after
 //! Kubernetes' `SetDefaults_*` and `Validate*` functions.
 
-use super::{default_pod_spec, set_default, validate_containers};
+use super::pod_spec;
+use super::set_default;
 use crate::status::Cause;
 use serde_json::{json, Value};
 
@@ -25,7 +26,7 @@ pub(super) fn default_replication_controller(obj: &mut Value) {
     if let Some(spec) = obj.get_mut("spec") {
         set_default(spec, "replicas", json!(1));
         if let Some(t) = spec.pointer_mut("/template/spec") {
-            default_pod_spec(t);
+            pod_spec::apply_defaults(t);
         }
     }
 }
@@ -70,14 +71,8 @@ pub(super) fn validate_replication_controller(obj: &Value, causes: &mut Vec<Caus
     }
     match template.get("spec") {
         Some(spec) => {
-            validate_containers(spec, "spec.template.spec", causes);
-            if let Some(p) = spec.get("restartPolicy").filter(|p| *p != "Always") {
-                causes.push(Cause::not_supported(
-                    "spec.template.spec.restartPolicy",
-                    p,
-                    &["Always"],
-                ));
-            }
+            pod_spec::validate(spec, "spec.template.spec", causes);
+            pod_spec::validate_template_restart(spec, "spec.template.spec", false, causes);
         }
         None => causes.push(Cause::required("spec.template.spec.containers")),
     }
@@ -86,13 +81,13 @@ pub(super) fn validate_replication_controller(obj: &Value, causes: &mut Vec<Caus
 /// A PodTemplate's pod spec gets the pod-spec defaults.
 pub(super) fn default_pod_template(obj: &mut Value) {
     if let Some(t) = obj.pointer_mut("/template/spec") {
-        default_pod_spec(t);
+        pod_spec::apply_defaults(t);
     }
 }
 
 pub(super) fn validate_pod_template(obj: &Value, causes: &mut Vec<Cause>) {
     match obj.pointer("/template/spec") {
-        Some(spec) => validate_containers(spec, "template.spec", causes),
+        Some(spec) => pod_spec::validate(spec, "template.spec", causes),
         None => causes.push(Cause::required("template.spec.containers")),
     }
 }

@@ -1,0 +1,466 @@
+//! Defaults and validation of PriorityClasses, RBAC bindings, persistent
+//! volumes and their claims, and a Deployment's strategy, after
+//! Kubernetes' `Validate*` functions of those kinds and their update rules.
+
+use super::set_default;
+use crate::status::Cause;
+use serde_json::{json, Value};
+
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+/// The highest priority a class outside the `system-` names may have.
+const HIGHEST_USER_PRIORITY: i64 = 1_000_000_000;
+/// The system classes Kubernetes creates, with their values.
+const SYSTEM_CLASSES: [(&str, i64); 2] = [
+    ("system-node-critical", 2_000_001_000),
+    ("system-cluster-critical", 2_000_000_000),
+];
+const ACCESS_MODES: [&str; 4] = [
+    "ReadOnlyMany",
+    "ReadWriteMany",
+    "ReadWriteOnce",
+    "ReadWriteOncePod",
+];
+
+fn text<'a>(v: &'a Value, ptr: &str) -> &'a str {
+    v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
+}
+
+/// `SetDefaults_*` of these kinds.
+pub(super) fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
+    match (group, kind) {
+        (RBAC_GROUP, "RoleBinding" | "ClusterRoleBinding") => {
+            if let Some(role_ref) = obj.get_mut("roleRef").filter(|r| r.is_object()) {
+                if text(role_ref, "/apiGroup").is_empty() {
+                    role_ref["apiGroup"] = json!(RBAC_GROUP);
+                }
+            }
+            for subject in obj
+                .get_mut("subjects")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                let kind = text(subject, "/kind");
+                if matches!(kind, "User" | "Group") && text(subject, "/apiGroup").is_empty() {
+                    subject["apiGroup"] = json!(RBAC_GROUP);
+                }
+            }
+        }
+        ("", "PersistentVolumeClaim") => {
+            if let Some(spec) = obj.get_mut("spec") {
+                set_default(spec, "volumeMode", json!("Filesystem"));
+            }
+        }
+        ("", "PersistentVolume") => {
+            if let Some(spec) = obj.get_mut("spec") {
+                set_default(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
+                set_default(spec, "volumeMode", json!("Filesystem"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Checks an object of these kinds (nothing for others).
+pub(super) fn validate(group: &str, kind: &str, obj: &Value, causes: &mut Vec<Cause>) {
+    match (group, kind) {
+        ("scheduling.k8s.io", "PriorityClass") => validate_priority_class(obj, causes),
+        (RBAC_GROUP, "RoleBinding" | "ClusterRoleBinding") => {
+            validate_binding(obj, kind == "ClusterRoleBinding", causes)
+        }
+        ("", "PersistentVolumeClaim") => validate_claim(obj, causes),
+        ("", "PersistentVolume") => validate_volume(obj, causes),
+        ("apps", "Deployment") => validate_strategy(obj, causes),
+        _ => {}
+    }
+}
+
+/// The update rules of these kinds: a class's value, a binding's role.
+pub(super) fn validate_update(
+    group: &str,
+    kind: &str,
+    new: &Value,
+    old: &Value,
+    causes: &mut Vec<Cause>,
+) {
+    match (group, kind) {
+        ("scheduling.k8s.io", "PriorityClass") => {
+            if new.get("value") != old.get("value") {
+                causes.push(Cause::forbidden(
+                    "value",
+                    "may not be changed in an update.",
+                ));
+            }
+            if new.get("preemptionPolicy") != old.get("preemptionPolicy") {
+                causes.push(Cause::invalid(
+                    "preemptionPolicy",
+                    new.get("preemptionPolicy").unwrap_or(&Value::Null),
+                    "field is immutable",
+                ));
+            }
+        }
+        (RBAC_GROUP, "RoleBinding" | "ClusterRoleBinding")
+            if new.get("roleRef") != old.get("roleRef") =>
+        {
+            let shown = format!(
+                "rbac.RoleRef{{APIGroup:{:?}, Kind:{:?}, Name:{:?}}}",
+                text(new, "/roleRef/apiGroup"),
+                text(new, "/roleRef/kind"),
+                text(new, "/roleRef/name"),
+            );
+            causes.push(Cause::invalid_unquoted(
+                "roleRef",
+                &shown,
+                "cannot change roleRef",
+            ));
+        }
+        _ => {}
+    }
+}
+
+/// `ValidatePriorityClass`.
+fn validate_priority_class(obj: &Value, causes: &mut Vec<Cause>) {
+    let name = text(obj, "/metadata/name");
+    let value = obj.get("value").and_then(Value::as_i64).unwrap_or(0);
+    if name.starts_with("system-") {
+        let why = match SYSTEM_CLASSES.iter().find(|(n, _)| *n == name) {
+            None => Some(format!("{name} is not a known system priority class")),
+            Some((_, v)) if *v != value => {
+                Some(format!("value of {name} PriorityClass must be {v}"))
+            }
+            Some(_) if obj.get("globalDefault") == Some(&Value::Bool(true)) => Some(format!(
+                "globalDefault of {name} PriorityClass must be false"
+            )),
+            Some(_) => None,
+        };
+        if let Some(why) = why {
+            causes.push(Cause::forbidden(
+                "metadata.name",
+                format!("priority class names with 'system-' prefix are reserved for system use only. error: {why}"),
+            ));
+        }
+    } else if value > HIGHEST_USER_PRIORITY {
+        causes.push(Cause::forbidden(
+            "value",
+            format!("maximum allowed value of a user defined priority is {HIGHEST_USER_PRIORITY}"),
+        ));
+    }
+    if let Some(policy) = obj.get("preemptionPolicy").filter(|p| !p.is_null()) {
+        if !matches!(policy.as_str(), Some("PreemptLowerPriority" | "Never")) {
+            causes.push(Cause::not_supported(
+                "preemptionPolicy",
+                policy,
+                &["PreemptLowerPriority", "Never"],
+            ));
+        }
+    }
+}
+
+/// Kubernetes' `ValidateRBACName` (path segment rules).
+fn rbac_name_errors(name: &str) -> Vec<&'static str> {
+    match name {
+        "." => vec!["may not be '.'"],
+        ".." => vec!["may not be '..'"],
+        _ => {
+            let mut errs = Vec::new();
+            if name.contains('/') {
+                errs.push("may not contain '/'");
+            }
+            if name.contains('%') {
+                errs.push("may not contain '%'");
+            }
+            errs
+        }
+    }
+}
+
+/// `ValidateRoleBinding` / `ValidateClusterRoleBinding`.
+fn validate_binding(obj: &Value, cluster: bool, causes: &mut Vec<Cause>) {
+    let group = obj.pointer("/roleRef/apiGroup").unwrap_or(&Value::Null);
+    if group.as_str() != Some(RBAC_GROUP) {
+        causes.push(Cause::not_supported(
+            "roleRef.apiGroup",
+            group,
+            &[RBAC_GROUP],
+        ));
+    }
+    let kind = obj.pointer("/roleRef/kind").unwrap_or(&Value::Null);
+    let kinds: &[&str] = if cluster {
+        &["ClusterRole"]
+    } else {
+        &["Role", "ClusterRole"]
+    };
+    if !kind.as_str().is_some_and(|k| kinds.contains(&k)) {
+        causes.push(Cause::not_supported("roleRef.kind", kind, kinds));
+    }
+    let role = text(obj, "/roleRef/name");
+    if role.is_empty() {
+        causes.push(Cause::required("roleRef.name"));
+    } else {
+        for msg in rbac_name_errors(role) {
+            causes.push(Cause::invalid("roleRef.name", &json!(role), msg));
+        }
+    }
+    for (i, subject) in obj
+        .get("subjects")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let at = format!("subjects[{i}]");
+        let name = text(subject, "/name");
+        if name.is_empty() {
+            causes.push(Cause::required(format!("{at}.name")));
+        }
+        let api_group = subject.get("apiGroup").unwrap_or(&Value::Null);
+        match text(subject, "/kind") {
+            "ServiceAccount" => {
+                if !name.is_empty() {
+                    for msg in crate::object_meta::subdomain_errors(name) {
+                        causes.push(Cause::invalid(format!("{at}.name"), &json!(name), msg));
+                    }
+                }
+                if !text(subject, "/apiGroup").is_empty() {
+                    causes.push(Cause::not_supported(
+                        format!("{at}.apiGroup"),
+                        api_group,
+                        &[""],
+                    ));
+                }
+                if cluster && text(subject, "/namespace").is_empty() {
+                    causes.push(Cause::required(format!("{at}.namespace")));
+                }
+            }
+            "User" | "Group" => {
+                if api_group.as_str() != Some(RBAC_GROUP) {
+                    causes.push(Cause::not_supported(
+                        format!("{at}.apiGroup"),
+                        api_group,
+                        &[RBAC_GROUP],
+                    ));
+                }
+            }
+            _ => causes.push(Cause::not_supported(
+                format!("{at}.kind"),
+                subject.get("kind").unwrap_or(&Value::Null),
+                &["ServiceAccount", "User", "Group"],
+            )),
+        }
+    }
+}
+
+/// The access modes of a claim or volume: at least one, each known,
+/// `ReadWriteOncePod` alone.
+fn validate_access_modes(spec: &Value, required_detail: Option<&str>, causes: &mut Vec<Cause>) {
+    let modes = spec
+        .get("accessModes")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if modes.is_empty() {
+        causes.push(match required_detail {
+            Some(detail) => Cause::required_because("spec.accessModes", detail),
+            None => Cause::required("spec.accessModes"),
+        });
+    }
+    for mode in modes {
+        if !mode.as_str().is_some_and(|m| ACCESS_MODES.contains(&m)) {
+            causes.push(Cause::not_supported(
+                "spec.accessModes",
+                mode,
+                &ACCESS_MODES,
+            ));
+        }
+    }
+    if modes.len() > 1 && modes.iter().any(|m| m == "ReadWriteOncePod") {
+        causes.push(Cause::forbidden(
+            "spec.accessModes",
+            "may not use ReadWriteOncePod with other access modes",
+        ));
+    }
+}
+
+fn validate_volume_mode(spec: &Value, causes: &mut Vec<Cause>) {
+    if let Some(mode) = spec.get("volumeMode").filter(|m| !m.is_null()) {
+        if !matches!(mode.as_str(), Some("Block" | "Filesystem")) {
+            causes.push(Cause::not_supported(
+                "spec.volumeMode",
+                mode,
+                &["Block", "Filesystem"],
+            ));
+        }
+    }
+}
+
+/// Whether a stored quantity is above zero.
+fn positive(q: &Value) -> bool {
+    q.as_str()
+        .and_then(|s| cuttle_quantity::parse(s).ok())
+        .is_some_and(|q| q.scaled(9) > 0)
+}
+
+/// `ValidatePersistentVolumeClaimSpec`.
+fn validate_claim(obj: &Value, causes: &mut Vec<Cause>) {
+    let spec = obj.get("spec").unwrap_or(&Value::Null);
+    validate_access_modes(spec, Some("at least 1 access mode is required"), causes);
+    match spec.pointer("/resources/requests/storage") {
+        None => causes.push(Cause::required("spec.resources[storage]")),
+        Some(q) if !positive(q) => causes.push(Cause::invalid(
+            "spec.resources[storage]",
+            q,
+            "must be greater than zero",
+        )),
+        Some(_) => {}
+    }
+    validate_volume_mode(spec, causes);
+    let class = text(spec, "/storageClassName");
+    if !class.is_empty() {
+        for msg in crate::object_meta::subdomain_errors(class) {
+            causes.push(Cause::invalid("spec.storageClassName", &json!(class), msg));
+        }
+    }
+}
+
+/// The sources a persistent volume may have, in Kubernetes' check order.
+const PV_SOURCES: &[&str] = &[
+    "hostPath",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "glusterfs",
+    "flocker",
+    "nfs",
+    "rbd",
+    "quobyte",
+    "cephfs",
+    "iscsi",
+    "cinder",
+    "fc",
+    "flexVolume",
+    "azureFile",
+    "vsphereVolume",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "azureDisk",
+    "scaleIO",
+    "local",
+    "storageos",
+    "csi",
+];
+
+/// `ValidatePersistentVolumeSpec`.
+fn validate_volume(obj: &Value, causes: &mut Vec<Cause>) {
+    let spec = obj.get("spec").unwrap_or(&Value::Null);
+    validate_access_modes(spec, None, causes);
+    let capacity = spec.get("capacity").and_then(Value::as_object);
+    if capacity.is_none_or(|c| c.is_empty()) {
+        causes.push(Cause::required("spec.capacity"));
+    }
+    let only_storage = capacity.is_some_and(|c| c.len() == 1 && c.contains_key("storage"));
+    if !only_storage {
+        causes.push(Cause::not_supported(
+            "spec.capacity",
+            spec.get("capacity").unwrap_or(&Value::Null),
+            &["storage"],
+        ));
+    }
+    if let Some(q) = capacity.and_then(|c| c.get("storage")) {
+        if !positive(q) {
+            causes.push(Cause::invalid(
+                "spec.capacity[storage]",
+                q,
+                "must be greater than zero",
+            ));
+        }
+    }
+    if let Some(policy) = spec.get("persistentVolumeReclaimPolicy") {
+        if !matches!(policy.as_str(), Some("Delete" | "Recycle" | "Retain")) {
+            causes.push(Cause::not_supported(
+                "spec.persistentVolumeReclaimPolicy",
+                policy,
+                &["Delete", "Recycle", "Retain"],
+            ));
+        }
+    }
+    let sources: Vec<&str> = PV_SOURCES
+        .iter()
+        .copied()
+        .filter(|s| spec.get(*s).is_some_and(|v| !v.is_null()))
+        .collect();
+    match sources.as_slice() {
+        [] => causes.push(Cause::required_because(
+            "spec",
+            "must specify a volume type",
+        )),
+        [_, rest @ ..] => {
+            for extra in rest {
+                causes.push(Cause::forbidden(
+                    format!("spec.{extra}"),
+                    "may not specify more than 1 volume type",
+                ));
+            }
+        }
+    }
+    if spec.get("local").is_some_and(|l| !l.is_null())
+        && spec.get("nodeAffinity").is_none_or(Value::is_null)
+    {
+        causes.push(Cause::required_because(
+            "spec.nodeAffinity",
+            "Local volume requires node affinity",
+        ));
+    }
+    validate_volume_mode(spec, causes);
+}
+
+/// An int-or-percent's amount, for the "both zero" rule.
+fn int_or_percent_is_zero(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Number(n)) => n.as_i64() == Some(0),
+        Some(Value::String(s)) => s.trim_end_matches('%').parse::<i64>() == Ok(0),
+        _ => false,
+    }
+}
+
+/// `ValidateDeploymentStrategy`.
+fn validate_strategy(obj: &Value, causes: &mut Vec<Cause>) {
+    let Some(strategy) = obj.pointer("/spec/strategy").filter(|s| !s.is_null()) else {
+        return;
+    };
+    let rolling = strategy.get("rollingUpdate").filter(|r| !r.is_null());
+    match strategy.get("type").and_then(Value::as_str) {
+        Some("Recreate") => {
+            if rolling.is_some() {
+                causes.push(Cause::forbidden(
+                    "spec.strategy.rollingUpdate",
+                    "may not be specified when strategy `type` is 'Recreate'",
+                ));
+            }
+        }
+        Some("RollingUpdate") => {
+            let Some(rolling) = rolling else { return };
+            let unavailable = rolling.get("maxUnavailable");
+            if int_or_percent_is_zero(unavailable)
+                && int_or_percent_is_zero(rolling.get("maxSurge"))
+            {
+                let shown = match unavailable {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                    None => "0".into(),
+                };
+                causes.push(Cause::invalid_unquoted(
+                    "spec.strategy.rollingUpdate.maxUnavailable",
+                    &shown,
+                    "may not be 0 when `maxSurge` is 0",
+                ));
+            }
+        }
+        _ => causes.push(Cause::not_supported(
+            "spec.strategy.type",
+            strategy.get("type").unwrap_or(&Value::Null),
+            &["Recreate", "RollingUpdate"],
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,126 @@
+use super::*;
+
+fn lines(group: &str, kind: &str, obj: Value) -> Vec<String> {
+    let mut obj = obj;
+    apply_defaults(group, kind, &mut obj);
+    let mut causes = Vec::new();
+    validate(group, kind, &obj, &mut causes);
+    causes
+        .iter()
+        .map(|c| format!("{}: {}", c.field, c.message))
+        .collect()
+}
+
+fn update_lines(group: &str, kind: &str, new: Value, old: Value) -> Vec<String> {
+    let mut causes = Vec::new();
+    validate_update(group, kind, &new, &old, &mut causes);
+    causes
+        .iter()
+        .map(|c| format!("{}: {}", c.field, c.message))
+        .collect()
+}
+
+#[test]
+fn priority_classes_keep_to_the_user_range() {
+    let pc = |name: &str, value: i64| json!({"metadata": {"name": name}, "value": value});
+    assert!(lines(
+        "scheduling.k8s.io",
+        "PriorityClass",
+        pc("high", 1_000_000_000)
+    )
+    .is_empty());
+    assert!(lines(
+        "scheduling.k8s.io",
+        "PriorityClass",
+        pc("system-node-critical", 2_000_001_000)
+    )
+    .is_empty());
+    assert_eq!(
+        lines(
+            "scheduling.k8s.io",
+            "PriorityClass",
+            pc("huge", 1_000_000_001)
+        ),
+        vec!["value: Forbidden: maximum allowed value of a user defined priority is 1000000000"]
+    );
+    assert_eq!(
+        lines("scheduling.k8s.io", "PriorityClass", pc("system-mine", 5)),
+        vec!["metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for system use only. error: system-mine is not a known system priority class"]
+    );
+    assert_eq!(
+        update_lines("scheduling.k8s.io", "PriorityClass", pc("a", 2), pc("a", 1)),
+        vec!["value: Forbidden: may not be changed in an update."]
+    );
+}
+
+#[test]
+fn bindings_name_a_role_and_keep_it() {
+    let binding = |kind: &str, role: &str| {
+        json!({"roleRef": {"kind": kind, "name": role},
+               "subjects": [{"kind": "User", "name": "alice"}, {"kind": "ServiceAccount", "name": "default"}, {"kind": "Robot", "name": "r"}]})
+    };
+    assert_eq!(
+        lines(RBAC_GROUP, "ClusterRoleBinding", binding("Role", "view")),
+        vec![
+            "roleRef.kind: Unsupported value: \"Role\": supported values: \"ClusterRole\"",
+            "subjects[1].namespace: Required value",
+            "subjects[2].kind: Unsupported value: \"Robot\": supported values: \"ServiceAccount\", \"User\", \"Group\"",
+        ]
+    );
+    let mut defaulted = binding("ClusterRole", "view");
+    apply_defaults(RBAC_GROUP, "RoleBinding", &mut defaulted);
+    assert_eq!(defaulted["roleRef"]["apiGroup"], RBAC_GROUP);
+    assert_eq!(defaulted["subjects"][0]["apiGroup"], RBAC_GROUP);
+    let mut changed = defaulted.clone();
+    changed["roleRef"]["name"] = json!("edit");
+    assert_eq!(
+        update_lines(RBAC_GROUP, "RoleBinding", changed, defaulted),
+        vec!["roleRef: Invalid value: rbac.RoleRef{APIGroup:\"rbac.authorization.k8s.io\", Kind:\"ClusterRole\", Name:\"edit\"}: cannot change roleRef"]
+    );
+}
+
+#[test]
+fn claims_and_volumes_need_modes_and_sizes() {
+    assert_eq!(
+        lines("", "PersistentVolumeClaim", json!({"spec": {"accessModes": ["ReadWriteSometimes"]}})),
+        vec![
+            "spec.accessModes: Unsupported value: \"ReadWriteSometimes\": supported values: \"ReadOnlyMany\", \"ReadWriteMany\", \"ReadWriteOnce\", \"ReadWriteOncePod\"",
+            "spec.resources[storage]: Required value",
+        ]
+    );
+    assert_eq!(
+        lines("", "PersistentVolumeClaim", json!({"spec": {}})),
+        vec![
+            "spec.accessModes: Required value: at least 1 access mode is required",
+            "spec.resources[storage]: Required value",
+        ]
+    );
+    let good_claim = json!({"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    assert!(lines("", "PersistentVolumeClaim", good_claim).is_empty());
+    assert_eq!(
+        lines(
+            "",
+            "PersistentVolume",
+            json!({"spec": {"accessModes": ["ReadWriteOnce"],
+            "capacity": {"storage": "1Gi"}, "hostPath": {"path": "/x"}, "nfs": {"server": "s", "path": "/"}}})
+        ),
+        vec!["spec.nfs: Forbidden: may not specify more than 1 volume type"]
+    );
+    let mut pv = json!({"spec": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}, "hostPath": {"path": "/x"}}});
+    apply_defaults("", "PersistentVolume", &mut pv);
+    assert_eq!(pv["spec"]["persistentVolumeReclaimPolicy"], "Retain");
+    assert_eq!(pv["spec"]["volumeMode"], "Filesystem");
+}
+
+#[test]
+fn deployment_strategies() {
+    let deployment = |strategy: Value| json!({"spec": {"strategy": strategy}});
+    assert_eq!(
+        lines("apps", "Deployment", deployment(json!({"type": "Recreate", "rollingUpdate": {"maxSurge": 1}}))),
+        vec!["spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'"]
+    );
+    assert_eq!(
+        lines("apps", "Deployment", deployment(json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "0%"}}))),
+        vec!["spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0%: may not be 0 when `maxSurge` is 0"]
+    );
+}
