@@ -11,6 +11,7 @@ mod controllers;
 mod cron;
 mod platform;
 mod pod_spec;
+mod service;
 
 use crate::resources::Resource;
 use crate::status::{ApiError, Cause};
@@ -181,8 +182,12 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
                 if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
                     for p in ports {
                         set_default(p, "protocol", json!("TCP"));
+                        // An unset, zero or empty target is the port itself.
                         let port = p.get("port").cloned().unwrap_or(Value::Null);
-                        set_default(p, "targetPort", port);
+                        let target = p.get("targetPort").unwrap_or(&Value::Null);
+                        if target.is_null() || target == 0 || target == "" {
+                            p["targetPort"] = port;
+                        }
                     }
                 }
             }
@@ -526,6 +531,7 @@ pub fn validate(resource: &Resource, obj: &Value, name: &str) -> Result<(), ApiE
             controllers::validate_replication_controller(obj, &mut causes)
         }
         ("", "PodTemplate") => controllers::validate_pod_template(obj, &mut causes),
+        ("", "Service") => service::validate(obj, &mut causes),
         ("batch", "Job") => batch::validate_job(obj, &mut causes),
         ("batch", "CronJob") => {
             batch::validate_cron_job_name(obj, &mut causes);
@@ -564,12 +570,15 @@ pub fn validate_update(
                     }
                 }
                 if let Some(m) = s.as_object_mut() {
+                    // Changed through their subresource, by its own rule.
+                    m.remove("ephemeralContainers");
                     m.remove("activeDeadlineSeconds");
                     m.remove("tolerations");
                     m.remove("terminationGracePeriodSeconds");
                 }
                 s
             };
+            pod_spec::validate_ephemeral_update(new, old, &mut causes);
             if strip(new) != strip(old) {
                 causes.push(Cause::forbidden(
                     "spec",

@@ -45,6 +45,9 @@ pub enum Subresource {
     Attach,
     /// `portforward` of pods: connections to the pod's ports, via its node.
     PortForward,
+    /// `ephemeralcontainers` of pods: the pod itself, only
+    /// `.spec.ephemeralContainers` writable (and only added to).
+    EphemeralContainers,
 }
 
 impl Subresource {
@@ -60,6 +63,7 @@ impl Subresource {
             Subresource::Exec => "exec",
             Subresource::Attach => "attach",
             Subresource::PortForward => "portforward",
+            Subresource::EphemeralContainers => "ephemeralcontainers",
         }
     }
 
@@ -75,7 +79,7 @@ impl Subresource {
     /// `(group, version, kind)` of the subresource's body.
     pub fn kind(self, parent: &Resource) -> (&'static str, &'static str, &'static str) {
         match self {
-            Subresource::Status | Subresource::Approval => {
+            Subresource::Status | Subresource::Approval | Subresource::EphemeralContainers => {
                 (parent.group, parent.version, parent.kind)
             }
             Subresource::Scale => ("autoscaling", "v1", "Scale"),
@@ -91,9 +95,10 @@ impl Subresource {
 
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Subresource::Status | Subresource::Scale | Subresource::Approval => {
-                &["get", "patch", "update"]
-            }
+            Subresource::Status
+            | Subresource::Scale
+            | Subresource::Approval
+            | Subresource::EphemeralContainers => &["get", "patch", "update"],
             Subresource::Binding | Subresource::Eviction | Subresource::Token => &["create"],
             Subresource::Log => &["get"],
             Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
@@ -109,6 +114,7 @@ impl Subresource {
             "binding" => Subresource::Binding,
             "eviction" => Subresource::Eviction,
             "approval" => Subresource::Approval,
+            "ephemeralcontainers" => Subresource::EphemeralContainers,
             "token" => Subresource::Token,
             "log" => Subresource::Log,
             "exec" => Subresource::Exec,
@@ -205,7 +211,16 @@ pub static RESOURCES: &[Resource] = &[
         true,
         ["po"],
         ["all"],
-        [Status, Binding, Eviction, Log, Exec, Attach, PortForward]
+        [
+            Status,
+            Binding,
+            Eviction,
+            Log,
+            Exec,
+            Attach,
+            PortForward,
+            EphemeralContainers
+        ]
     ),
     res!(
         "",

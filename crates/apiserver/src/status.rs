@@ -315,7 +315,9 @@ impl ApiError {
             ApiError::ApplyConflict { causes, .. } => {
                 Some(json!({"causes": causes.iter().map(Cause::to_json).collect::<Vec<_>>()}))
             }
-            ApiError::PatchNotApplied => Some(json!({})),
+            // Kubernetes' generic responses carry empty details, which
+            // clients read (kubectl debug tells a missing subresource by them).
+            ApiError::PatchNotApplied | ApiError::NoSuchResource => Some(json!({})),
             _ => None,
         };
         if let Some(d) = details {

@@ -2225,6 +2225,62 @@ async fn pod_specs_workloads_and_classes_are_defaulted_and_checked() {
     assert!(err.contains("cannot change roleRef"), "{err}");
 }
 
+/// `kubectl debug` adds an ephemeral container through its subresource
+/// (which only ever adds), and Services are refused for the ports
+/// Kubernetes refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_containers_and_service_ports() {
+    let c = Cluster::start().await;
+    c.ok(&["run", "p", "--image=busybox"]).await;
+    c.ok(&[
+        "debug",
+        "p",
+        "--image=busybox:1.36",
+        "--attach=false",
+        "-c",
+        "dbg",
+    ])
+    .await;
+    let added = c
+        .ok(&["get", "pod", "p", "-o", "jsonpath={.spec.ephemeralContainers[0].name} {.spec.ephemeralContainers[0].imagePullPolicy}"])
+        .await;
+    assert_eq!(added, "dbg IfNotPresent");
+    let err = c
+        .fails(&[
+            "patch",
+            "pod",
+            "p",
+            "--subresource=ephemeralcontainers",
+            "--type=json",
+            "-p",
+            r#"[{"op":"remove","path":"/spec/ephemeralContainers/0"}]"#,
+        ])
+        .await;
+    assert!(
+        err.contains(r#"spec.ephemeralContainers: Forbidden: existing ephemeral containers "dbg" may not be removed"#),
+        "{err}"
+    );
+    let err = c
+        .fails(&["create", "service", "clusterip", "s1", "--tcp=0:80"])
+        .await;
+    assert!(
+        err.contains(r#"Service "s1" is invalid: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive"#),
+        "{err}"
+    );
+    refused(
+        &c,
+        &["create", "-f", "-"],
+        r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s2"},"spec":{"type":"Weird","ports":[{"port":80,"name":"a"},{"port":80,"name":"b"}]}}"#,
+        &[
+            r#"spec.type: Unsupported value: "Weird": supported values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort""#,
+            "spec.ports[1]: Duplicate value: core.ServicePort{",
+        ],
+    )
+    .await;
+    let missing = c.kubectl(&["get", "--raw", "/api/v1/nonsense"]).await;
+    assert!(!missing.status.success());
+}
+
 /// What `kubectl get` shows of a Job's generated selector, a Scale, a
 /// deprecated API, and counts a field selector reads as 0 when unset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -497,6 +497,18 @@ fn next_state(
             }
             n
         }
+        Some(Subresource::EphemeralContainers) => {
+            // Only the ephemeral containers change there.
+            let mut n = old.clone();
+            let given = new.pointer("/spec/ephemeralContainers").cloned();
+            if let Some(spec) = n.get_mut("spec").and_then(Value::as_object_mut) {
+                match given {
+                    Some(list) => spec.insert("ephemeralContainers".into(), list),
+                    None => spec.remove("ephemeralContainers"),
+                };
+            }
+            n
+        }
         Some(Subresource::Approval) => {
             // Only the conditions change through a CSR's approval.
             let mut n = old.clone();
@@ -512,6 +524,16 @@ fn next_state(
         }
         _ => {
             let mut n = new.clone();
+            if resource.has(Subresource::EphemeralContainers) {
+                // Ephemeral containers change only through their subresource.
+                let kept = old.pointer("/spec/ephemeralContainers").cloned();
+                if let Some(spec) = n.get_mut("spec").and_then(Value::as_object_mut) {
+                    match kept {
+                        Some(list) => spec.insert("ephemeralContainers".into(), list),
+                        None => spec.remove("ephemeralContainers"),
+                    };
+                }
+            }
             if resource.has(Subresource::Status) && resource.kind != "Node" {
                 // Status changes only through its subresource.
                 match old.get("status") {

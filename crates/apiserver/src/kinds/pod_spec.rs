@@ -165,7 +165,7 @@ pub(super) fn apply_defaults(spec: &mut Value) {
     set_default(spec, "terminationGracePeriodSeconds", json!(30));
     set_default(spec, "schedulerName", json!("default-scheduler"));
     set_default(spec, "securityContext", json!({}));
-    for list in CONTAINER_LISTS {
+    for list in CONTAINER_LISTS.into_iter().chain(["ephemeralContainers"]) {
         items_mut(spec, list).for_each(default_container);
     }
     items_mut(spec, "volumes").for_each(default_volume);
@@ -206,6 +206,13 @@ pub(super) fn apply_pod_defaults(spec: &mut Value) {
 
 // -------------------------------------------------------------- validation
 
+/// One cause at `at` for each way `value` is not a DNS-1123 label.
+pub(super) fn check_label(value: &str, at: String, causes: &mut Vec<Cause>) {
+    for msg in label_errors(value) {
+        causes.push(Cause::invalid(&at, &json!(value), msg));
+    }
+}
+
 /// Kubernetes' `InclusiveRangeError` for ports.
 const PORT_RANGE: &str = "must be between 1 and 65535, inclusive";
 
@@ -214,7 +221,7 @@ fn valid_port(n: i64) -> bool {
 }
 
 /// Kubernetes' `IsValidPortName`: why `name` is not an IANA service name.
-fn port_name_errors(name: &str) -> Vec<&'static str> {
+pub(super) fn port_name_errors(name: &str) -> Vec<&'static str> {
     let mut errs = Vec::new();
     if name.len() > 15 {
         errs.push("must be no more than 15 characters");
@@ -781,9 +788,7 @@ fn validate_volumes<'a>(spec: &'a Value, base: &str, causes: &mut Vec<Cause>) ->
         if name.is_empty() {
             found.push(Cause::required(format!("{path}.name")));
         } else {
-            for msg in label_errors(name) {
-                found.push(Cause::invalid(format!("{path}.name"), &json!(name), msg));
-            }
+            check_label(name, format!("{path}.name"), &mut found);
         }
         if names.contains(name) {
             found.push(Cause::duplicate(format!("{path}.name"), &json!(name)));
@@ -897,13 +902,7 @@ fn validate_pod_fields(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
     for field in ["hostname", "subdomain"] {
         let value = text(spec, field);
         if !value.is_empty() {
-            for msg in label_errors(value) {
-                causes.push(Cause::invalid(
-                    format!("{base}.{field}"),
-                    &json!(value),
-                    msg,
-                ));
-            }
+            check_label(value, format!("{base}.{field}"), causes);
         }
     }
     for field in ["serviceAccountName", "priorityClassName"] {
@@ -947,9 +946,7 @@ pub(super) fn validate(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
             match c.get("name").and_then(Value::as_str) {
                 None | Some("") => causes.push(Cause::required(format!("{path}.name"))),
                 Some(n) => {
-                    for msg in label_errors(n) {
-                        causes.push(Cause::invalid(format!("{path}.name"), &json!(n), msg));
-                    }
+                    check_label(n, format!("{path}.name"), causes);
                     if !names.insert(n) {
                         causes.push(Cause::duplicate(format!("{path}.name"), &json!(n)));
                     }
@@ -958,8 +955,110 @@ pub(super) fn validate(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
             validate_container(c, &path, list == "initContainers", &volumes, grace, causes);
         }
     }
+    validate_ephemeral_containers(spec, base, &volumes, names, causes);
     validate_host_ports(spec, base, causes);
     validate_pod_fields(spec, base, causes);
+}
+
+/// What an ephemeral (debugging) container may not have: what would make
+/// the pod's work depend on it.
+const NOT_FOR_EPHEMERAL: [&str; 7] = [
+    "ports",
+    "lifecycle",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "resizePolicy",
+    "restartPolicy",
+];
+
+/// `validateEphemeralContainers`: names unique among all the pod's
+/// containers, a target that is one of the others, and none of the fields
+/// a workload container relies on.
+fn validate_ephemeral_containers<'a>(
+    spec: &'a Value,
+    base: &str,
+    volumes: &HashSet<&str>,
+    mut names: HashSet<&'a str>,
+    causes: &mut Vec<Cause>,
+) {
+    let others = names.clone();
+    for (i, c) in items(spec, "ephemeralContainers") {
+        let path = format!("{base}.ephemeralContainers[{i}]");
+        let name = text(c, "name");
+        if name.is_empty() {
+            causes.push(Cause::required(format!("{path}.name")));
+        } else {
+            check_label(name, format!("{path}.name"), causes);
+        }
+        if !names.insert(name) {
+            causes.push(Cause::duplicate(format!("{path}.name"), &json!(name)));
+        }
+        let target = text(c, "targetContainerName");
+        if !target.is_empty() && !others.contains(target) {
+            causes.push(Cause::not_found(
+                format!("{path}.targetContainerName"),
+                &json!(target),
+            ));
+        }
+        for field in NOT_FOR_EPHEMERAL {
+            if present(c, field) {
+                causes.push(Cause::forbidden(
+                    format!("{path}.{field}"),
+                    "cannot be set for an Ephemeral Container",
+                ));
+            }
+        }
+        let resources_set = c
+            .get("resources")
+            .and_then(Value::as_object)
+            .is_some_and(|r| r.values().any(|v| !v.is_null()));
+        if resources_set {
+            causes.push(Cause::forbidden(
+                format!("{path}.resources"),
+                "cannot be set for an Ephemeral Container",
+            ));
+        }
+        for (j, m) in items(c, "volumeMounts") {
+            if !text(m, "subPath").is_empty() {
+                causes.push(Cause::forbidden(
+                    format!("{path}.volumeMounts[{j}].subPath"),
+                    "cannot be set for an Ephemeral Container",
+                ));
+            }
+        }
+        if text(c, "image").is_empty() {
+            causes.push(Cause::required(format!("{path}.image")));
+        }
+        validate_env(c, &path, causes);
+        validate_mounts(c, &path, volumes, causes);
+    }
+}
+
+/// `ValidatePodEphemeralContainersUpdate`: ephemeral containers are only
+/// ever added.
+pub(super) fn validate_ephemeral_update(new: &Value, old: &Value, causes: &mut Vec<Cause>) {
+    let listed = |pod: &Value| -> Vec<Value> {
+        pod.pointer("/spec/ephemeralContainers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let now = listed(new);
+    for before in listed(old) {
+        let name = text(&before, "name");
+        match now.iter().find(|c| text(c, "name") == name) {
+            None => causes.push(Cause::forbidden(
+                "spec.ephemeralContainers",
+                format!("existing ephemeral containers {name:?} may not be removed\n"),
+            )),
+            Some(c) if *c != before => causes.push(Cause::forbidden(
+                "spec.ephemeralContainers",
+                format!("existing ephemeral containers {name:?} may not be changed\n"),
+            )),
+            Some(_) => {}
+        }
+    }
 }
 
 /// `checkHostPortConflicts` and `validatePodHostNetworkDeps`: a host port
