@@ -354,7 +354,11 @@ pub(crate) fn now() -> String {
 }
 
 /// Records a non-apply write by `manager`: the fields it changed become
-/// its own (taken from other managers), in an `Update` entry.
+/// its own (taken from other managers), in an `Update` entry. The entries
+/// it starts from are those the write brought, when it brought any (a
+/// client may rewrite ownership, as kubectl does when it moves a
+/// client-side apply's fields to server-side apply; `[{}]` clears them),
+/// else the live object's: a client that does not know the field keeps it.
 pub fn record_update(
     kind: &str,
     api_version: &str,
@@ -363,7 +367,12 @@ pub fn record_update(
     manager: &str,
     subresource: &str,
 ) {
-    let mut entries = read_entries(old);
+    let brought = read_entries(new);
+    let mut entries = if brought.is_empty() {
+        read_entries(old)
+    } else {
+        brought
+    };
     let changed: FieldSet = fields_of(kind, new)
         .into_iter()
         .filter(|p| value_at(old, p) != value_at(new, p))
@@ -426,6 +435,7 @@ pub fn apply(
             }
         }
     }
+    let force = force || only_client_side_apply_conflicts(kind, live, manager, &conflicts);
     if !conflicts.is_empty() && !force {
         let n = conflicts.len();
         let causes: Vec<Cause> = conflicts
@@ -494,7 +504,68 @@ pub fn apply(
         None => entries.push(entry),
     }
     write_entries(&mut merged, &entries);
+    if manager == KUBECTL && live.is_some_and(|l| last_applied(l).is_some()) {
+        sync_last_applied(&mut merged, applied);
+    }
     Ok(merged)
+}
+
+/// The manager kubectl applies as, which Kubernetes lets take over what
+/// kubectl's client-side apply wrote.
+const KUBECTL: &str = "kubectl";
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// An object's client-side apply record, read.
+fn last_applied(obj: &Value) -> Option<Value> {
+    let text = obj
+        .pointer("/metadata/annotations")?
+        .get(LAST_APPLIED)?
+        .as_str()?;
+    serde_json::from_str(text).ok()
+}
+
+/// Kubernetes' `lastAppliedManager`: kubectl's server-side apply may take
+/// fields over without force when each conflicting field is one its
+/// client-side apply recorded and still holds that value, so moving from
+/// `kubectl apply` to `kubectl apply --server-side` needs no force.
+fn only_client_side_apply_conflicts(
+    kind: &str,
+    live: Option<&Value>,
+    manager: &str,
+    conflicts: &[(String, Path)],
+) -> bool {
+    if manager != KUBECTL || conflicts.is_empty() {
+        return false;
+    }
+    let (Some(live), Some(recorded)) = (live, live.and_then(last_applied)) else {
+        return false;
+    };
+    let allowed: FieldSet = fields_of(kind, &recorded)
+        .into_iter()
+        .filter(|p| value_at(&recorded, p) == value_at(live, p))
+        .collect();
+    conflicts.iter().all(|(_, p)| allowed.contains(p))
+}
+
+/// Kubernetes' `lastAppliedUpdater`: after kubectl's server-side apply the
+/// client-side record says what was applied, so the two stay in step.
+fn sync_last_applied(merged: &mut Value, applied: &Value) {
+    let mut record = applied.clone();
+    if let Some(a) = record
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        a.remove(LAST_APPLIED);
+    }
+    let Ok(text) = serde_json::to_string(&record) else {
+        return;
+    };
+    if let Some(a) = merged
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        a.insert(LAST_APPLIED.into(), Value::String(text));
+    }
 }
 
 #[cfg(test)]

@@ -1361,6 +1361,50 @@ async fn creates_record_managed_fields() {
     assert!(err.contains(r#"conflict with "kubectl-create""#), "{err}");
 }
 
+/// Moving from `kubectl apply` to `kubectl apply --server-side` (and
+/// back) needs no force: kubectl may take over what its client-side apply
+/// recorded, and the record follows the server-side apply, as in
+/// Kubernetes. kubectl then moves the client-side entry's fields by
+/// rewriting managedFields, which a write may do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_side_apply_moves_to_server_side_apply() {
+    let c = Cluster::start().await;
+    let cm = |v: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm}}\ndata: {{a: \"{v}\"}}\n")
+    };
+    c.apply_stdin(&["apply", "-f", "-"], &cm("1")).await;
+    c.apply_stdin(&["apply", "--server-side", "-f", "-"], &cm("2"))
+        .await;
+    let managers = c
+        .ok(&[
+            "get",
+            "cm",
+            "cm",
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.data.a} {.metadata.managedFields[*].manager}",
+        ])
+        .await;
+    assert_eq!(managers, "2 kubectl kubectl-last-applied");
+    let record = c
+        .ok(&["get", "cm", "cm", "-o", r#"jsonpath={.metadata.annotations.kubectl\.kubernetes\.io/last-applied-configuration}"#])
+        .await;
+    assert!(record.contains(r#""data":{"a":"2"}"#), "{record}");
+    c.apply_stdin(&["apply", "-f", "-"], &cm("3")).await;
+    assert_eq!(
+        c.ok(&["get", "cm", "cm", "-o", "jsonpath={.data.a}"]).await,
+        "3"
+    );
+    // Another manager is not let off a conflict.
+    let out = c
+        .kubectl_in(
+            &["apply", "--server-side", "--field-manager=other", "-f", "-"],
+            Some(&cm("4")),
+        )
+        .await;
+    assert!(!out.status.success());
+}
+
 /// One object of each kind that Kubernetes components and kubectl users
 /// expect besides the workloads: the controllers' older kinds, storage,
 /// networking, node and certificates.
