@@ -140,6 +140,12 @@ pub const VERBS: &[&str] = &[
     "watch",
 ];
 
+/// Namespaces are deleted one by one (Kubernetes serves no
+/// deletecollection for them: it would empty the cluster).
+pub const NAMESPACE_VERBS: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
+
 use Subresource::*;
 
 macro_rules! res {
@@ -180,17 +186,20 @@ macro_rules! review {
 
 /// Every served resource, in discovery order.
 pub static RESOURCES: &[Resource] = &[
-    res!(
-        "",
-        "v1",
-        "Namespace",
-        "namespaces",
-        "namespace",
-        false,
-        ["ns"],
-        [],
-        [Status]
-    ),
+    Resource {
+        verbs: NAMESPACE_VERBS,
+        ..res!(
+            "",
+            "v1",
+            "Namespace",
+            "namespaces",
+            "namespace",
+            false,
+            ["ns"],
+            [],
+            [Status]
+        )
+    },
     res!(
         "",
         "v1",

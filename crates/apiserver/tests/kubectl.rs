@@ -2325,6 +2325,52 @@ async fn debug_containers_and_service_ports() {
     assert!(!missing.status.success());
 }
 
+/// A namespace's LimitRange gives new pods their default requests and
+/// limits (and says so in an annotation) and forbids pods beyond its
+/// bounds, as Kubernetes' LimitRanger admission plugin does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_ranges_default_and_bound_new_pods() {
+    let c = Cluster::start().await;
+    c.apply_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: LimitRange\nmetadata: {name: lr}\nspec:\n  limits:\n  - type: Container\n    max: {cpu: \"1\", memory: 1Gi}\n    defaultRequest: {cpu: 100m}\n",
+    )
+    .await;
+    let item = c
+        .ok(&[
+            "get",
+            "limitrange",
+            "lr",
+            "-o",
+            "jsonpath={.spec.limits[0].default} {.spec.limits[0].defaultRequest}",
+        ])
+        .await;
+    assert_eq!(
+        item,
+        r#"{"cpu":"1","memory":"1Gi"} {"cpu":"100m","memory":"1Gi"}"#
+    );
+    c.ok(&["run", "p", "--image=busybox"]).await;
+    let pod = c
+        .ok(&["get", "pod", "p", "-o", r#"jsonpath={.spec.containers[0].resources} {.metadata.annotations.kubernetes\.io/limit-ranger} {.status.qosClass}"#])
+        .await;
+    assert_eq!(
+        pod,
+        r#"{"limits":{"cpu":"1","memory":"1Gi"},"requests":{"cpu":"100m","memory":"1Gi"}} LimitRanger plugin set: cpu, memory request for container p; cpu, memory limit for container p Burstable"#
+    );
+    let err = c
+        .fails(&["run", "big", "--image=busybox", "--overrides", r#"{"spec":{"containers":[{"name":"big","image":"busybox","resources":{"limits":{"cpu":"2"}}}]}}"#])
+        .await;
+    assert!(
+        err.contains(r#"Error from server (Forbidden): pods "big" is forbidden: maximum cpu usage per Container is 1, but limit is 2"#),
+        "{err}"
+    );
+    let shown = c.ok(&["describe", "limitrange", "lr"]).await;
+    assert!(
+        shown.contains("Container   cpu       -    1    100m"),
+        "{shown}"
+    );
+}
+
 /// What `kubectl get` shows of a Job's generated selector, a Scale, a
 /// deprecated API, and counts a field selector reads as 0 when unset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

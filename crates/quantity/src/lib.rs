@@ -271,6 +271,19 @@ impl Quantity {
         }
     }
 
+    /// The sum of two quantities, in the first one's format (Kubernetes'
+    /// `Add`), exact to the nano unit.
+    pub fn plus(&self, other: &Quantity) -> Quantity {
+        let total = self.nanos().saturating_add(other.nanos());
+        Quantity {
+            negative: total < 0,
+            mantissa: total.unsigned_abs(),
+            exp10: NANO,
+            exp2: 0,
+            format: self.format,
+        }
+    }
+
     /// Compares the values Kubernetes holds (after its rounding).
     pub fn cmp_value(&self, other: &Quantity) -> Ordering {
         self.nanos().cmp(&other.nanos())
@@ -561,6 +574,8 @@ mod tests {
         assert_eq!(q("-1").cmp_value(&q("0")), Ordering::Less);
         assert_eq!(q("1e-12").cmp_value(&q("1n")), Ordering::Equal);
         assert!(q("-1m").is_negative());
+        assert_eq!(q("700m").plus(&q("700m")).canonical(), "1400m");
+        assert_eq!(q("1Gi").plus(&q("1Gi")).canonical(), "2Gi");
         assert!(!q("-0").is_negative());
     }
 }

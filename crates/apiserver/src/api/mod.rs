@@ -8,6 +8,7 @@ mod connect;
 mod discovery;
 pub mod event_ttl;
 mod events;
+mod limit_ranger;
 pub mod meta;
 mod namespaces;
 mod openapi;

@@ -171,7 +171,9 @@ pub async fn handle(
             };
             delete(api, r, query, &opts).await
         }
-        (Verb::DeleteCollection, None) => delete_collection(api, r, query).await,
+        (Verb::DeleteCollection, None) if r.resource.verbs.contains(&"deletecollection") => {
+            delete_collection(api, r, query).await
+        }
         _ => Err(ApiError::MethodNotAllowed),
     }?;
     let changed = matches!(r.verb, Verb::Create | Verb::Update | Verb::Patch);
@@ -204,6 +206,9 @@ async fn create(
         set_requestor(&mut obj, r.user.as_ref());
     }
     let managed = created_managed_fields(resource, query, &mut obj);
+    if let Some(ns) = &r.namespace {
+        super::limit_ranger::admit_create(api, resource, &mut obj, ns, &name)?;
+    }
     if resource.group.is_empty() && resource.kind == "Pod" {
         super::priority::admit(api, &mut obj, &name).await?;
     }

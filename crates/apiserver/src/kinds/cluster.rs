@@ -51,6 +51,16 @@ pub(super) fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
                 set_default(spec, "volumeMode", json!("Filesystem"));
             }
         }
+        ("", "LimitRange") => {
+            for item in obj
+                .pointer_mut("/spec/limits")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                default_limit_range_item(item);
+            }
+        }
         ("", "PersistentVolume") => {
             if let Some(spec) = obj.get_mut("spec") {
                 set_default(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
@@ -58,6 +68,35 @@ pub(super) fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// `SetDefaults_LimitRangeItem`: a container's default limit is the
+/// maximum where unset, its default request the default limit, else the
+/// minimum.
+fn default_limit_range_item(item: &mut Value) {
+    if item.get("type").and_then(Value::as_str) != Some("Container") {
+        return;
+    }
+    let list = |item: &Value, field: &str| {
+        item.get(field)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut default = list(item, "default");
+    for (k, v) in list(item, "max") {
+        default.entry(k).or_insert(v);
+    }
+    let mut request = list(item, "defaultRequest");
+    for (k, v) in default.iter().chain(list(item, "min").iter()) {
+        request.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    if !default.is_empty() {
+        item["default"] = Value::Object(default);
+    }
+    if !request.is_empty() {
+        item["defaultRequest"] = Value::Object(request);
     }
 }
 
