@@ -52,6 +52,28 @@ pub fn image_pull_policy(image: &str) -> &'static str {
     }
 }
 
+/// A pod status's single address and its list agree, as Kubernetes'
+/// conversion makes them: the single one (older clients write only it)
+/// wins, and is the list's first otherwise.
+fn sync_ip_lists(status: &mut Value, single: &str, list: &str) {
+    let one = status
+        .get(single)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    let first = status
+        .pointer(&format!("/{list}/0/ip"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    match (one, first) {
+        (Some(ip), first) if first.as_deref() != Some(ip.as_str()) => {
+            status[list] = json!([{ "ip": ip }]);
+        }
+        (None, Some(ip)) => status[single] = json!(ip),
+        _ => {}
+    }
+}
+
 /// What the DefaultTolerationSeconds admission plugin adds: tolerate a
 /// not-ready or unreachable node for 300 s, unless the pod already says how
 /// long it tolerates that taint.
@@ -109,6 +131,10 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
                 pod_spec::apply_pod_defaults(spec);
                 set_default(spec, "serviceAccountName", json!("default"));
                 add_default_tolerations(spec);
+            }
+            if let Some(status) = obj.get_mut("status") {
+                sync_ip_lists(status, "podIP", "podIPs");
+                sync_ip_lists(status, "hostIP", "hostIPs");
             }
         }
         ("apps", "Deployment")
@@ -629,6 +655,15 @@ pub fn validate_update(
 mod tests {
     use super::*;
     use crate::resources::find;
+
+    #[test]
+    fn pod_addresses_agree_with_their_lists() {
+        let pods = find("", "v1", "pods").unwrap();
+        let mut pod = json!({"spec": {"containers": []}, "status": {"podIP": "10.0.0.5", "hostIPs": [{"ip": "192.168.0.2"}]}});
+        apply_defaults(pods, &mut pod);
+        assert_eq!(pod["status"]["podIPs"], json!([{"ip": "10.0.0.5"}]));
+        assert_eq!(pod["status"]["hostIP"], "192.168.0.2");
+    }
 
     #[test]
     fn pull_policy_from_tag() {

@@ -165,7 +165,15 @@ pub async fn start_with_store(
     let cache = watch_cache::WatchCache::start(store.clone()).await?;
     let allocators = allocators::Allocators::new(config.service_network);
     let signer = tokens::TokenSigner::new(&pki.service_account_secret);
-    let api = api::ApiServer::new(store.clone(), cache, allocators, signer, config.event_ttl);
+    let advertise = SocketAddr::new(api::advertise_address(config.bind_address), addr.port());
+    let api = api::ApiServer::new(
+        store.clone(),
+        cache,
+        allocators,
+        signer,
+        config.event_ttl,
+        advertise,
+    );
     let tls = server::tls_config(&pki)?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(listener, tls, api.clone(), async {

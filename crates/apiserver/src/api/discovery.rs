@@ -93,7 +93,7 @@ fn aggregated(version: &str, groups: Vec<Value>) -> Response<Body> {
 }
 
 /// `GET /api`.
-pub fn core_versions(headers: &HeaderMap) -> Result<Response<Body>, ApiError> {
+pub fn core_versions(headers: &HeaderMap, advertise: &str) -> Result<Response<Body>, ApiError> {
     if let Some(v) = aggregated_version(headers) {
         return Ok(aggregated(v, vec![aggregated_group("")]));
     }
@@ -102,7 +102,7 @@ pub fn core_versions(headers: &HeaderMap) -> Result<Response<Body>, ApiError> {
         &json!({
             "kind": "APIVersions",
             "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": advertise}],
         }),
     ))
 }

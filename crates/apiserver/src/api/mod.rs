@@ -40,6 +40,7 @@ pub use authentication_bootstrap::bootstrap as authentication_bootstrap;
 pub use namespaces::bootstrap as namespaces_bootstrap;
 pub use priority::bootstrap as priority_classes_bootstrap;
 pub use rbac_bootstrap::bootstrap as rbac_bootstrap;
+pub(crate) use services::advertise_address;
 pub use services::bootstrap as services_bootstrap;
 
 /// The Kubernetes version whose API cuttle serves.
@@ -57,6 +58,8 @@ pub struct ApiServer {
     pub allocators: Arc<Allocators>,
     /// The lease Event writes take (`--event-ttl`).
     pub event_leases: event_ttl::EventLeases,
+    /// Where clients reach this server (`host:port`), as `/api` tells them.
+    pub advertise: String,
     requests: AtomicU64,
     errors: AtomicU64,
 }
@@ -79,9 +82,11 @@ impl ApiServer {
         allocators: Arc<Allocators>,
         tokens: crate::tokens::TokenSigner,
         event_ttl: std::time::Duration,
+        advertise: std::net::SocketAddr,
     ) -> Arc<ApiServer> {
         Arc::new(ApiServer {
             event_leases: event_ttl::EventLeases::new(event_ttl),
+            advertise: advertise.to_string(),
             store,
             cache,
             allocators,
@@ -174,7 +179,7 @@ impl ApiServer {
         let query = Query::parse(req.uri().query());
         let target = request::parse(req.method(), path, &query)?;
         match target {
-            Target::CoreVersions => discovery::core_versions(req.headers()),
+            Target::CoreVersions => discovery::core_versions(req.headers(), &self.advertise),
             Target::Groups => discovery::groups(req.headers()),
             Target::Group { group } => discovery::group(&group),
             Target::ResourceList { group, version } => discovery::resource_list(&group, &version),

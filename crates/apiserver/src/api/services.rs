@@ -663,6 +663,7 @@ pub fn allocate_update(
 }
 
 mod bootstrap;
+pub(crate) use bootstrap::advertise_address;
 pub use bootstrap::bootstrap;
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 /// The address clients reach this apiserver at: the bind address, or for
 /// a wildcard bind the address of the default route's interface.
-fn advertise_address(bind: IpAddr) -> IpAddr {
+pub(crate) fn advertise_address(bind: IpAddr) -> IpAddr {
     if !bind.is_unspecified() {
         return bind;
     }
