@@ -138,6 +138,35 @@ pub(super) fn validate_update(
                 ));
             }
         }
+        ("apps", "StatefulSet") => {
+            let fixed = |obj: &Value| without(obj.get("spec"), STATEFUL_SET_MUTABLE);
+            if fixed(new) != fixed(old) {
+                causes.push(Cause::forbidden("spec", STATEFUL_SET_FORBIDDEN));
+            }
+        }
+        ("", "PersistentVolumeClaim") => validate_claim_update(new, old, causes),
+        ("", "PersistentVolume") => {
+            let source = |obj: &Value| {
+                PV_SOURCES
+                    .iter()
+                    .map(|s| obj.pointer(&format!("/spec/{s}")).cloned())
+                    .collect::<Vec<_>>()
+            };
+            if source(new) != source(old) {
+                causes.push(Cause::forbidden(
+                    "spec.persistentvolumesource",
+                    "spec.persistentvolumesource is immutable after creation",
+                ));
+            }
+            if new.pointer("/spec/volumeMode") != old.pointer("/spec/volumeMode") {
+                causes.push(Cause::invalid(
+                    "volumeMode",
+                    new.pointer("/spec/volumeMode").unwrap_or(&Value::Null),
+                    "field is immutable",
+                ));
+            }
+        }
+        ("batch", "Job") => validate_job_update(new, old, causes),
         (RBAC_GROUP, "RoleBinding" | "ClusterRoleBinding")
             if new.get("roleRef") != old.get("roleRef") =>
         {
@@ -154,6 +183,119 @@ pub(super) fn validate_update(
             ));
         }
         _ => {}
+    }
+}
+
+/// The StatefulSet spec fields an update may change.
+const STATEFUL_SET_MUTABLE: &[&str] = &[
+    "replicas",
+    "ordinals",
+    "template",
+    "updateStrategy",
+    "revisionHistoryLimit",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+];
+const STATEFUL_SET_FORBIDDEN: &str = "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
+
+/// An object without the named fields, for comparing the rest.
+fn without(obj: Option<&Value>, fields: &[&str]) -> Value {
+    let mut copy = obj.cloned().unwrap_or(Value::Null);
+    if let Some(m) = copy.as_object_mut() {
+        for f in fields {
+            m.remove(*f);
+        }
+    }
+    copy
+}
+
+/// `ValidatePersistentVolumeClaimUpdate`: a claim's spec is fixed but
+/// for its volume's name (set once, on binding) and, once bound, a larger
+/// storage request.
+fn validate_claim_update(new: &Value, old: &Value, causes: &mut Vec<Cause>) {
+    let bound = text(old, "/status/phase") == "Bound";
+    let comparable = |obj: &Value, volume_name_free: bool| {
+        let mut spec = without(obj.get("spec"), &["volumeAttributesClassName"]);
+        if volume_name_free {
+            if let Some(m) = spec.as_object_mut() {
+                m.remove("volumeName");
+            }
+        }
+        if bound {
+            if let Some(r) = spec
+                .pointer_mut("/resources/requests")
+                .and_then(Value::as_object_mut)
+            {
+                r.remove("storage");
+            }
+        }
+        spec
+    };
+    let name_free = text(old, "/spec/volumeName").is_empty();
+    if comparable(new, name_free) != comparable(old, name_free) {
+        causes.push(Cause::forbidden(
+            "spec",
+            "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
+        ));
+    }
+    let storage = |obj: &Value| {
+        obj.pointer("/spec/resources/requests/storage")
+            .and_then(Value::as_str)
+            .and_then(|s| cuttle_quantity::parse(s).ok())
+    };
+    if let (Some(now), Some(before)) = (storage(new), storage(old)) {
+        if now.cmp_value(&before).is_lt() {
+            causes.push(Cause::forbidden(
+                "spec.resources.requests.storage",
+                "field can not be less than previous value",
+            ));
+        }
+    }
+}
+
+/// The scheduling fields of a suspended Job's template that never started,
+/// which Kubernetes lets change (so a queue can place the Job).
+const SUSPENDED_JOB_MUTABLE: &[&str] =
+    &["nodeSelector", "affinity", "tolerations", "schedulingGates"];
+
+/// `ValidateJobSpecUpdate`: the template and completions are fixed (a
+/// suspended Job that never started may move its pods elsewhere).
+fn validate_job_update(new: &Value, old: &Value, causes: &mut Vec<Cause>) {
+    let placeable = old.pointer("/spec/suspend") == Some(&Value::Bool(true))
+        && old.pointer("/status/startTime").is_none_or(Value::is_null);
+    let template = |obj: &Value| {
+        let mut t = obj
+            .pointer("/spec/template")
+            .cloned()
+            .unwrap_or(Value::Null);
+        if placeable {
+            if let Some(spec) = t.get_mut("spec").and_then(Value::as_object_mut) {
+                for f in SUSPENDED_JOB_MUTABLE {
+                    spec.remove(*f);
+                }
+            }
+            if let Some(meta) = t.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("labels");
+                meta.remove("annotations");
+            }
+        }
+        t
+    };
+    if template(new) != template(old) {
+        causes.push(Cause::invalid(
+            "spec.template",
+            new.pointer("/spec/template").unwrap_or(&Value::Null),
+            "field is immutable",
+        ));
+    }
+    let indexed = text(new, "/spec/completionMode") == "Indexed";
+    let elastic = indexed && new.pointer("/spec/completions") == new.pointer("/spec/parallelism");
+    if !elastic && new.pointer("/spec/completions") != old.pointer("/spec/completions") {
+        causes.push(Cause::invalid(
+            "spec.completions",
+            new.pointer("/spec/completions").unwrap_or(&Value::Null),
+            "field is immutable",
+        ));
     }
 }
 

@@ -124,3 +124,50 @@ fn deployment_strategies() {
         vec!["spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0%: may not be 0 when `maxSurge` is 0"]
     );
 }
+
+#[test]
+fn fixed_fields_of_stateful_sets_claims_volumes_and_jobs() {
+    let sts = |service: &str, replicas: i64| json!({"spec": {"serviceName": service, "replicas": replicas}});
+    assert!(update_lines("apps", "StatefulSet", sts("a", 3), sts("a", 1)).is_empty());
+    assert_eq!(
+        update_lines("apps", "StatefulSet", sts("b", 1), sts("a", 1)),
+        vec![format!("spec: Forbidden: {STATEFUL_SET_FORBIDDEN}")]
+    );
+    let claim = |size: &str, phase: &str| {
+        json!({"spec": {"accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": size}}}, "status": {"phase": phase}})
+    };
+    assert!(update_lines(
+        "",
+        "PersistentVolumeClaim",
+        claim("2Gi", "Bound"),
+        claim("1Gi", "Bound")
+    )
+    .is_empty());
+    assert_eq!(
+        update_lines("", "PersistentVolumeClaim", claim("2Gi", "Pending"), claim("1Gi", "Pending")),
+        vec!["spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"]
+    );
+    assert_eq!(
+        update_lines(
+            "",
+            "PersistentVolumeClaim",
+            claim("1Gi", "Bound"),
+            claim("2Gi", "Bound")
+        ),
+        vec![
+            "spec.resources.requests.storage: Forbidden: field can not be less than previous value"
+        ]
+    );
+    let job = |image: &str, suspend: bool| {
+        json!({"spec": {"suspend": suspend, "completions": 1,
+        "template": {"spec": {"containers": [{"name": "c", "image": image}], "nodeSelector": {"a": image}}}}})
+    };
+    assert_eq!(
+        update_lines("batch", "Job", job("x", false), job("y", false)).len(),
+        1
+    );
+    let mut moved = job("y", true);
+    moved["spec"]["template"]["spec"]["nodeSelector"] = json!({"a": "elsewhere"});
+    assert!(update_lines("batch", "Job", moved, job("y", true)).is_empty());
+}
