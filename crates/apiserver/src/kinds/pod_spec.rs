@@ -352,6 +352,10 @@ fn is_standard_resource(name: &str) -> bool {
 
 /// `validateContainerResourceName`.
 fn resource_name_errors(name: &str) -> Vec<String> {
+    // The names nearly every pod uses, answered without the general checks.
+    if matches!(name, "cpu" | "memory" | "ephemeral-storage") {
+        return Vec::new();
+    }
     let errs = qualified_name_errors(name);
     if !errs.is_empty() {
         return errs;
@@ -384,9 +388,10 @@ fn check_resource_list<'a>(
 ) -> Vec<(&'a str, &'a str, cuttle_quantity::Quantity)> {
     let mut out = Vec::new();
     for (name, q) in list.and_then(Value::as_object).into_iter().flatten() {
-        let path = format!("{at}[{name}]");
+        // Paths are made for causes only: this runs on every pod create.
+        let path = || format!("{at}[{name}]");
         for msg in resource_name_errors(name) {
-            causes.push(Cause::invalid_unquoted(&path, name, &msg));
+            causes.push(Cause::invalid_unquoted(path(), name, &msg));
         }
         let Some(shown) = q.as_str() else { continue };
         let Ok(parsed) = cuttle_quantity::parse(shown) else {
@@ -394,14 +399,14 @@ fn check_resource_list<'a>(
         };
         if parsed.is_negative() {
             causes.push(Cause::invalid(
-                &path,
+                path(),
                 &json!(shown),
                 "must be greater than or equal to 0",
             ));
         } else if is_integer_resource(name)
             && parsed.milli_value() != parsed.value().saturating_mul(1000)
         {
-            causes.push(Cause::invalid_unquoted(&path, shown, "must be an integer"));
+            causes.push(Cause::invalid_unquoted(path(), shown, "must be an integer"));
         }
         out.push((name.as_str(), shown, parsed));
     }
@@ -415,6 +420,9 @@ fn validate_resources(c: &Value, at: &str, causes: &mut Vec<Cause>) {
     let Some(resources) = c.get("resources") else {
         return;
     };
+    if resources.as_object().is_none_or(|r| r.is_empty()) {
+        return;
+    }
     let limits_at = format!("{at}.resources.limits");
     let requests_at = format!("{at}.resources.requests");
     let limits = check_resource_list(resources.get("limits"), &limits_at, causes);
@@ -804,11 +812,22 @@ fn validate_volumes<'a>(spec: &'a Value, base: &str, causes: &mut Vec<Cause>) ->
 /// `ValidateTolerations`.
 fn validate_tolerations(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
     for (i, t) in items(spec, "tolerations") {
-        let path = format!("{base}.tolerations[{i}]");
         let key = text(t, "key");
         let operator = text(t, "operator");
         let effect = text(t, "effect");
         let value = text(t, "value");
+        // The two every pod gets (DefaultTolerationSeconds) are valid.
+        let defaulted = operator == "Exists"
+            && effect == "NoExecute"
+            && value.is_empty()
+            && matches!(
+                key,
+                "node.kubernetes.io/not-ready" | "node.kubernetes.io/unreachable"
+            );
+        if defaulted {
+            continue;
+        }
+        let path = format!("{base}.tolerations[{i}]");
         if !key.is_empty() {
             for msg in qualified_name_errors(key) {
                 causes.push(Cause::invalid(format!("{path}.key"), &json!(key), msg));
@@ -917,11 +936,13 @@ fn validate_pod_fields(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
             }
         }
     }
-    crate::object_meta::validate_labels(
-        spec.get("nodeSelector"),
-        &format!("{base}.nodeSelector"),
-        causes,
-    );
+    if let Some(selector) = spec.get("nodeSelector").filter(|s| !s.is_null()) {
+        crate::object_meta::validate_labels(
+            Some(selector),
+            &format!("{base}.nodeSelector"),
+            causes,
+        );
+    }
     validate_tolerations(spec, base, causes);
 }
 
@@ -982,6 +1003,9 @@ fn validate_ephemeral_containers<'a>(
     mut names: HashSet<&'a str>,
     causes: &mut Vec<Cause>,
 ) {
+    if items(spec, "ephemeralContainers").next().is_none() {
+        return;
+    }
     let others = names.clone();
     for (i, c) in items(spec, "ephemeralContainers") {
         let path = format!("{base}.ephemeralContainers[{i}]");
