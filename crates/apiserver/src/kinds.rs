@@ -130,6 +130,7 @@ pub fn apply_defaults(resource: &Resource, obj: &mut Value) {
                 set_default(spec, "enableServiceLinks", json!(true));
                 pod_spec::apply_pod_defaults(spec);
                 set_default(spec, "serviceAccountName", json!("default"));
+                pod_spec::sync_service_account(spec);
                 add_default_tolerations(spec);
             }
             if let Some(status) = obj.get_mut("status") {
@@ -392,12 +393,44 @@ pub fn initial_status(resource: &Resource, obj: &mut Value) {
             obj["status"] = json!({"phase": "Pending"});
         }
         _ if resource.has(crate::resources::Subresource::Status) => {
-            if let Some(m) = obj.as_object_mut() {
-                m.remove("status");
+            // A new object's status is its kind's empty status: the
+            // fields Kubernetes always writes, zero.
+            match zero_status(resource.group, resource.kind) {
+                Some(status) => obj["status"] = status,
+                None => {
+                    if let Some(m) = obj.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
             }
         }
         _ => {}
     }
+}
+
+/// The status a new object of a kind starts with, as Kubernetes serializes
+/// an empty one (its fields without `omitempty`).
+fn zero_status(group: &str, kind: &str) -> Option<Value> {
+    Some(match (group, kind) {
+        ("apps", "Deployment") | ("batch", "Job" | "CronJob") | ("", "ResourceQuota") => json!({}),
+        ("apps", "ReplicaSet") | ("", "ReplicationController") => json!({"replicas": 0}),
+        ("apps", "StatefulSet") => json!({"replicas": 0, "availableReplicas": 0}),
+        ("apps", "DaemonSet") => json!({
+            "currentNumberScheduled": 0,
+            "numberMisscheduled": 0,
+            "desiredNumberScheduled": 0,
+            "numberReady": 0,
+        }),
+        ("policy", "PodDisruptionBudget") => json!({
+            "disruptionsAllowed": 0,
+            "currentHealthy": 0,
+            "desiredHealthy": 0,
+            "expectedPods": 0,
+        }),
+        ("autoscaling", "HorizontalPodAutoscaler") => json!({"desiredReplicas": 0}),
+        ("networking.k8s.io", "Ingress") => json!({"loadBalancer": {}}),
+        _ => return None,
+    })
 }
 
 /// Guaranteed, Burstable or BestEffort, from the containers' requests and
@@ -584,6 +617,13 @@ pub fn validate_update(
     let mut causes = Vec::new();
     match (resource.group, resource.kind) {
         ("", "Pod") => {
+            // The stored pod as this version reads it (defaults added since
+            // it was written, quantities in today's form), so that a new
+            // default never reads as a change of an immutable field.
+            let mut old = old.clone();
+            let _ = crate::schemas::decode(resource, &mut old);
+            apply_defaults(resource, &mut old);
+            let old = &old;
             let strip = |v: &Value| {
                 let mut s = v.get("spec").cloned().unwrap_or(Value::Null);
                 for list in ["containers", "initContainers"] {
@@ -706,10 +746,14 @@ mod tests {
     #[test]
     fn pod_spec_is_mostly_immutable() {
         let pods = find("", "v1", "pods").unwrap();
+        // The stored pod as an older version wrote it, without today's
+        // defaults; updates arrive defaulted.
         let old = json!({"spec": {"containers": [{"name": "c", "image": "a:1"}]}});
-        let image = json!({"spec": {"containers": [{"name": "c", "image": "a:2"}]}});
+        let mut image = json!({"spec": {"containers": [{"name": "c", "image": "a:2"}]}});
+        apply_defaults(pods, &mut image);
         validate_update(pods, &image, &old, "p").unwrap();
-        let renamed = json!({"spec": {"containers": [{"name": "d", "image": "a:1"}]}});
+        let mut renamed = json!({"spec": {"containers": [{"name": "d", "image": "a:1"}]}});
+        apply_defaults(pods, &mut renamed);
         assert_eq!(
             validate_update(pods, &renamed, &old, "p")
                 .unwrap_err()

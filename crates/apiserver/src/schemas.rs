@@ -259,6 +259,10 @@ enum Scalar {
     /// A resource quantity: a string or a number that must read as one,
     /// stored in its canonical form.
     Quantity,
+    /// A `metav1.Time`: RFC 3339, stored in UTC to the second.
+    Time,
+    /// A `metav1.MicroTime`: RFC 3339, stored in UTC to the microsecond.
+    MicroTime,
 }
 
 impl Scalar {
@@ -289,6 +293,7 @@ impl Scalar {
             (Scalar::IntOrString, Value::String(_)) => true,
             (Scalar::IntOrString, Value::Number(n)) => n.is_i64() || n.is_u64(),
             (Scalar::Quantity, Value::String(_) | Value::Number(_)) => true,
+            (Scalar::Time | Scalar::MicroTime, Value::String(_)) => true,
             _ => false,
         }
     }
@@ -301,6 +306,8 @@ impl Scalar {
             Scalar::Boolean => "bool",
             Scalar::IntOrString => "intstr.IntOrString",
             Scalar::Quantity => "resource.Quantity",
+            Scalar::Time => "v1.Time",
+            Scalar::MicroTime => "v1.MicroTime",
         }
     }
 }
@@ -398,6 +405,10 @@ fn compile(
         Shape::List(compile(defs, items, seen, c))
     } else if name.is_some_and(|n| n.ends_with(".api.resource.Quantity")) {
         Shape::Scalar(Scalar::Quantity)
+    } else if name.is_some_and(|n| n.ends_with(".meta.v1.Time")) {
+        Shape::Scalar(Scalar::Time)
+    } else if name.is_some_and(|n| n.ends_with(".meta.v1.MicroTime")) {
+        Shape::Scalar(Scalar::MicroTime)
     } else if let Some(scalar) = Scalar::of(schema) {
         Shape::Scalar(scalar)
     } else {
@@ -477,6 +488,8 @@ pub enum DecodeError {
     Type(TypeMismatch),
     /// A quantity that does not read as one.
     Quantity,
+    /// A time that does not read as RFC 3339.
+    Time(String),
 }
 
 impl std::fmt::Display for DecodeError {
@@ -487,6 +500,10 @@ impl std::fmt::Display for DecodeError {
                 f,
                 "quantities must match the regular expression '{}'",
                 cuttle_quantity::PATTERN
+            ),
+            DecodeError::Time(text) => write!(
+                f,
+                "parsing time {text:?} as \"2006-01-02T15:04:05Z07:00\": cannot parse {text:?} as \"2006\""
             ),
         }
     }
@@ -515,6 +532,8 @@ fn walk(
     }
     match (&c.nodes[node], value) {
         (Shape::Scalar(Scalar::Quantity), v) => store_quantity(v, false, found),
+        (Shape::Scalar(Scalar::Time), v) => store_time(v, false, found),
+        (Shape::Scalar(Scalar::MicroTime), v) => store_time(v, true, found),
         (Shape::Struct(fields), Value::Object(map)) => {
             let mut unknown = Vec::new();
             for (k, v) in map.iter_mut() {
@@ -562,6 +581,34 @@ fn walk(
             }
         }
         _ => {}
+    }
+}
+
+/// Reads a time into the form Kubernetes writes it: UTC, whole seconds
+/// (`metav1.Time`) or microseconds (`metav1.MicroTime`).
+fn store_time(v: &mut Value, micro: bool, found: &mut Found) {
+    let Some(text) = v.as_str() else { return };
+    if text.is_empty() {
+        return;
+    }
+    match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(t) => {
+            let utc = t.with_timezone(&chrono::Utc);
+            let format = if micro {
+                chrono::SecondsFormat::Micros
+            } else {
+                chrono::SecondsFormat::Secs
+            };
+            let stored = utc.to_rfc3339_opts(format, true);
+            if stored != text {
+                *v = Value::String(stored);
+            }
+        }
+        Err(_) => {
+            found
+                .mismatch
+                .get_or_insert_with(|| DecodeError::Time(text.to_owned()));
+        }
     }
 }
 
@@ -679,6 +726,27 @@ mod tests {
             "resources": {"limits": {"cpu": 1, "memory": "1Gi"}},
             "livenessProbe": {"httpGet": {"port": "http"}}, "readinessProbe": {"httpGet": {"port": 80}}}]}});
         assert_eq!(decode(pods, &mut pod), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn times_are_stored_as_kubernetes_writes_them() {
+        let pods = find("", "v1", "pods").unwrap();
+        let mut pod = json!({"status": {"conditions": [{"type": "Ready", "status": "True",
+            "lastTransitionTime": "2026-12-02T08:58:59.646235212+01:00"}], "startTime": "2026-12-02T07:00:00Z"}});
+        assert_eq!(decode(pods, &mut pod), Ok(Vec::new()));
+        assert_eq!(
+            pod["status"]["conditions"][0]["lastTransitionTime"],
+            "2026-12-02T07:58:59Z"
+        );
+        let leases = find("coordination.k8s.io", "v1", "leases").unwrap();
+        let mut lease = json!({"spec": {"renewTime": "2026-12-02T07:58:59.646235212Z"}});
+        assert_eq!(decode(leases, &mut lease), Ok(Vec::new()));
+        assert_eq!(lease["spec"]["renewTime"], "2026-12-02T07:58:59.646235Z");
+        let mut bad = json!({"status": {"startTime": "yesterday"}});
+        assert!(decode(pods, &mut bad)
+            .unwrap_err()
+            .to_string()
+            .starts_with("parsing time \"yesterday\""));
     }
 
     #[test]

@@ -2371,6 +2371,91 @@ async fn limit_ranges_default_and_bound_new_pods() {
     );
 }
 
+/// What a second kubectl audit found: sorting by any field (Table rows
+/// carry whole objects when asked), events.k8s.io's own field labels, the
+/// kinds that carry a generation, the deprecated serviceAccount alias and
+/// the empty statuses Kubernetes writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sorting_event_selectors_generations_and_empty_statuses() {
+    let c = Cluster::start().await;
+    c.ok(&["create", "configmap", "b", "--from-literal=k=2"])
+        .await;
+    c.ok(&["create", "configmap", "a", "--from-literal=k=1"])
+        .await;
+    let sorted = c
+        .ok(&["get", "cm", "--sort-by=.data.k", "-o", "name"])
+        .await;
+    let at = |name: &str| sorted.find(name).unwrap_or_else(|| panic!("{sorted}"));
+    assert!(at("configmap/a\n") < at("configmap/b\n"), "{sorted}");
+    // The table kubectl sorts carries whole objects in its rows.
+    let table = c.ok(&["get", "cm", "--sort-by=.data.k"]).await;
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(
+        table.find("\na ").unwrap() < table.find("\nb ").unwrap(),
+        "{table}"
+    );
+
+    c.ok(&[
+        "run",
+        "p",
+        "--image=busybox",
+        "--overrides",
+        r#"{"spec":{"serviceAccount":"default"}}"#,
+    ])
+    .await;
+    let pod = c
+        .ok(&[
+            "get",
+            "pod",
+            "p",
+            "-o",
+            "jsonpath={.metadata.generation} {.spec.serviceAccount} {.spec.serviceAccountName}",
+        ])
+        .await;
+    assert_eq!(pod, "1 default default");
+    c.apply_stdin(
+        &["create", "-f", "-"],
+        "apiVersion: v1\nkind: Event\nmetadata: {name: e1}\ninvolvedObject: {kind: Pod, name: p, namespace: default}\nreason: Tested\nmessage: seen\ntype: Normal\n",
+    )
+    .await;
+    let event = c
+        .ok(&[
+            "get",
+            "events.events.k8s.io",
+            "--field-selector",
+            "regarding.name=p",
+            "-o",
+            "jsonpath={.items[0].note}",
+        ])
+        .await;
+    assert_eq!(event, "seen");
+    let err = c
+        .fails(&[
+            "get",
+            "events.events.k8s.io",
+            "--field-selector",
+            "involvedObject.name=p",
+        ])
+        .await;
+    assert!(
+        err.contains("field label not supported: involvedObject.name"),
+        "{err}"
+    );
+
+    c.ok(&["create", "deployment", "d", "--image=nginx:1.25"])
+        .await;
+    let status = c
+        .ok(&["get", "deploy", "d", "-o", "jsonpath={.status}"])
+        .await;
+    assert_eq!(status, "{}");
+    c.ok(&["create", "service", "clusterip", "s", "--tcp=80:80"])
+        .await;
+    let generation = c
+        .ok(&["get", "svc", "s", "-o", "jsonpath={.metadata.generation}"])
+        .await;
+    assert_eq!(generation, "");
+}
+
 /// What `kubectl get` shows of a Job's generated selector, a Scale, a
 /// deprecated API, and counts a field selector reads as 0 when unset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

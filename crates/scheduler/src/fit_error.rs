@@ -92,6 +92,11 @@ pub struct FitError {
 impl FitError {
     /// The kube-scheduler message.
     pub fn message(&self) -> String {
+        // An empty cluster is kube-scheduler's ErrNoNodesAvailable, said
+        // alone rather than as a count of nodes.
+        if let (0, Some(pre)) = (self.num_all_nodes, &self.pre_filter_message) {
+            return pre.clone();
+        }
         let mut msg = header(self.num_all_nodes);
         if let Some(pre) = &self.pre_filter_message {
             msg.push_str(&format!(" {pre}."));

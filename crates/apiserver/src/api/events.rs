@@ -26,6 +26,42 @@ fn rename(map: &mut Map<String, Value>, to_core: bool) {
     }
 }
 
+/// The field labels events.k8s.io/v1 selects on, with the core/v1 field
+/// each reads (Kubernetes' `AddFieldLabelConversionsForEvent`).
+const FIELD_LABELS: &[(&str, &str)] = &[
+    ("reason", "reason"),
+    ("regarding.kind", "involvedObject.kind"),
+    ("regarding.namespace", "involvedObject.namespace"),
+    ("regarding.name", "involvedObject.name"),
+    ("regarding.uid", "involvedObject.uid"),
+    ("regarding.apiVersion", "involvedObject.apiVersion"),
+    (
+        "regarding.resourceVersion",
+        "involvedObject.resourceVersion",
+    ),
+    ("regarding.fieldPath", "involvedObject.fieldPath"),
+    ("reportingController", "reportingComponent"),
+    ("type", "type"),
+    ("metadata.namespace", "metadata.namespace"),
+    ("metadata.name", "metadata.name"),
+];
+
+/// An events.k8s.io/v1 field selector in core/v1's field names; a label
+/// that API does not know is refused as Kubernetes refuses it.
+pub fn field_selector_to_core(selector: &str) -> Result<String, String> {
+    let mut terms = Vec::new();
+    for term in selector.split(',').filter(|t| !t.is_empty()) {
+        let at = term.find(['=', '!']).unwrap_or(term.len());
+        let (label, rest) = term.split_at(at);
+        let label = label.trim();
+        let Some((_, core)) = FIELD_LABELS.iter().find(|(new, _)| *new == label) else {
+            return Err(format!("field label not supported: {label}"));
+        };
+        terms.push(format!("{core}{rest}"));
+    }
+    Ok(terms.join(","))
+}
+
 /// An events.k8s.io/v1 Event (or a merge patch of one) as core/v1.
 pub fn to_core(v: &mut Value) {
     if let Some(map) = v.as_object_mut() {
@@ -112,6 +148,19 @@ pub fn watch_line_from_core(line: &[u8]) -> Bytes {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn field_selectors_use_the_groups_own_names() {
+        assert_eq!(
+            field_selector_to_core("regarding.name=p,reportingController!=kubelet,type==Normal")
+                .unwrap(),
+            "involvedObject.name=p,reportingComponent!=kubelet,type==Normal"
+        );
+        assert_eq!(
+            field_selector_to_core("involvedObject.name=p").unwrap_err(),
+            "field label not supported: involvedObject.name"
+        );
+    }
 
     #[test]
     fn round_trips_between_versions() {

@@ -107,8 +107,11 @@ pub fn tracks_generation(resource: &Resource) -> bool {
             | ("policy", "poddisruptionbudgets")
             | ("", "persistentvolumes")
             | ("", "persistentvolumeclaims")
-            | ("", "services")
-            | ("", "resourcequotas")
+            // Pods since 1.33 (KEP-5067, not behind a gate).
+            | ("", "pods")
+            | ("", "replicationcontrollers")
+            | ("networking.k8s.io", "ingresses" | "networkpolicies")
+            | ("admissionregistration.k8s.io", _)
     )
 }
 

@@ -195,6 +195,12 @@ impl ApiServer {
                     r.resource = crate::resources::find("", "v1", "events")
                         .ok_or(ApiError::NoSuchResource)?;
                     let watch = r.verb == Verb::Watch;
+                    let mut query = query.clone();
+                    if let Some(selector) = query.get("fieldSelector") {
+                        let core = events::field_selector_to_core(selector)
+                            .map_err(ApiError::bad_request)?;
+                        query.0.insert("fieldSelector".into(), vec![core]);
+                    }
                     let resp = self.serve_resource(req, &r, &query, true).await?;
                     return Ok(convert_events_response(resp, watch).await);
                 }

@@ -129,7 +129,12 @@ pub async fn get(
         let t = if scale {
             table::scale_table(&obj, &rv)
         } else {
-            table::table(r.resource, &[obj], &rv, query.flag("includeObject"))
+            table::table(
+                r.resource,
+                &[obj],
+                &rv,
+                table::RowObject::from_query(query.get("includeObject")),
+            )
         };
         return Ok(table::response(&t));
     }
@@ -212,7 +217,7 @@ pub async fn list(
             r.resource,
             &values,
             &list_rv.to_string(),
-            query.flag("includeObject"),
+            table::RowObject::from_query(query.get("includeObject")),
         );
         if let Some((token, _)) = &next {
             t["metadata"]["continue"] = json!(token);

@@ -38,6 +38,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 struct Encoder {
     resource: &'static Resource,
     table: bool,
+    /// What a Table row carries (`includeObject`).
+    rows: table::RowObject,
     /// The meta.k8s.io version, when objects go out as
     /// PartialObjectMetadata.
     partial: Option<&'static str>,
@@ -58,7 +60,7 @@ impl Encoder {
                 .as_str()
                 .unwrap_or("")
                 .to_owned();
-            let t = table::table(self.resource, &[v], &rv, false);
+            let t = table::table(self.resource, &[v], &rv, self.rows);
             out.put_slice(&serde_json::to_vec(&t).unwrap_or_default());
         } else {
             out.put_slice(object);
@@ -161,6 +163,7 @@ pub async fn watch(
     let enc = Encoder {
         resource: r.resource,
         table: wants_table(headers),
+        rows: table::RowObject::from_query(query.get("includeObject")),
         partial: partial::wanted(headers),
     };
     let ct = match enc.partial {

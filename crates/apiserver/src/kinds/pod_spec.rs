@@ -169,6 +169,22 @@ pub(super) fn apply_defaults(spec: &mut Value) {
         items_mut(spec, list).for_each(default_container);
     }
     items_mut(spec, "volumes").for_each(default_volume);
+    sync_service_account(spec);
+}
+
+/// The deprecated `serviceAccount` mirrors `serviceAccountName`, as
+/// Kubernetes' conversion writes both (and reads the old one when the new
+/// one is missing).
+pub(super) fn sync_service_account(spec: &mut Value) {
+    let name = match text(spec, "serviceAccountName") {
+        "" => text(spec, "serviceAccount").to_owned(),
+        name => name.to_owned(),
+    };
+    if name.is_empty() {
+        return;
+    }
+    spec["serviceAccountName"] = json!(name);
+    spec["serviceAccount"] = json!(name);
 }
 
 /// What `SetDefaults_Pod` adds for a pod and not for a template: requests

@@ -129,7 +129,8 @@ impl Writer {
                     "reason": u.reason,
                     "message": u.message,
                     "lastProbeTime": null,
-                    "lastTransitionTime": k8s_openapi::jiff::Timestamp::now().to_string(),
+                    // Whole seconds, as Kubernetes' metav1.Time is written.
+                    "lastTransitionTime": whole_seconds_now(),
                 }],
             });
             if let Some(node) = &u.nominated_node {
@@ -190,4 +191,12 @@ impl Writer {
             });
         }
     }
+}
+
+/// Now, to the second (`2026-01-02T03:04:05Z`).
+fn whole_seconds_now() -> String {
+    let now = k8s_openapi::jiff::Timestamp::now();
+    k8s_openapi::jiff::Timestamp::from_second(now.as_second())
+        .unwrap_or(now)
+        .to_string()
 }

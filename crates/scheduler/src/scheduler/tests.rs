@@ -276,10 +276,7 @@ fn never_panics_on_odd_objects() {
     assert!(matches!(bad, ScheduleError::InvalidPod(_)), "{bad}");
     let mut empty = Scheduler::new(1);
     let fe = fit_error(empty.schedule_one(&Pod::default()).map(|r| r.node));
-    assert_eq!(
-        fe.message(),
-        "0/0 nodes are available: no nodes available to schedule pods."
-    );
+    assert_eq!(fe.message(), "no nodes available to schedule pods");
     let other = s
         .schedule_one(&PodBuilder::new("x").scheduler_name("other").build())
         .unwrap_err();

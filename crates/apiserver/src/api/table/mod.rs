@@ -330,22 +330,52 @@ fn columns_and_rows(resource: &Resource, items: &[Value]) -> (Columns, Vec<Vec<V
     )
 }
 
-/// A Table of `items`, each row carrying the object's metadata (or the
-/// whole object with `includeObject=Object`).
-pub fn table(resource: &Resource, items: &[Value], rv: &str, _include_full: bool) -> Value {
+/// What each row of a Table carries (`includeObject`): the object's
+/// metadata (the default), the whole object (`Object`, which kubectl asks
+/// for to sort by any field), or nothing (`None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowObject {
+    #[default]
+    Metadata,
+    Object,
+    Nothing,
+}
+
+impl RowObject {
+    pub fn from_query(value: Option<&str>) -> RowObject {
+        match value {
+            Some("Object") => RowObject::Object,
+            Some("None") => RowObject::Nothing,
+            _ => RowObject::Metadata,
+        }
+    }
+}
+
+/// A Table of `items`, each row carrying what `include` asks for.
+pub fn table(resource: &Resource, items: &[Value], rv: &str, include: RowObject) -> Value {
     let (columns, rows) = columns_and_rows(resource, items);
     let rows: Vec<Value> = rows
         .into_iter()
         .zip(items)
-        .map(|(cells, obj)| {
-            json!({
+        .map(|(cells, obj)| match include {
+            RowObject::Metadata => json!({
                 "cells": cells,
                 "object": {
                     "kind": "PartialObjectMetadata",
                     "apiVersion": "meta.k8s.io/v1",
                     "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
                 },
-            })
+            }),
+            RowObject::Object => {
+                let mut full = obj.clone();
+                if let Some(m) = full.as_object_mut() {
+                    m.entry("apiVersion")
+                        .or_insert_with(|| json!(resource.api_version()));
+                    m.entry("kind").or_insert_with(|| json!(resource.kind));
+                }
+                json!({"cells": cells, "object": full})
+            }
+            RowObject::Nothing => json!({ "cells": cells }),
         })
         .collect();
     json!({
@@ -376,7 +406,7 @@ mod tests {
             .iter()
             .find(|r| r.group == group && r.kind == kind)
             .expect("served kind");
-        let t = table(resource, &[obj], "1", false);
+        let t = table(resource, &[obj], "1", RowObject::Metadata);
         let cols = t["columnDefinitions"].as_array().unwrap();
         let names = cols
             .iter()
@@ -443,16 +473,25 @@ mod tests {
     }
 
     #[test]
-    fn rows_carry_metadata() {
-        let pod = json!({"metadata": {"name": "web", "namespace": "default"}});
-        let t = table(
-            crate::resources::find("", "v1", "pods").unwrap(),
-            &[pod],
-            "7",
-            false,
-        );
+    fn rows_carry_what_include_object_asks_for() {
+        let pod =
+            json!({"metadata": {"name": "web", "namespace": "default"}, "spec": {"nodeName": "n"}});
+        let pods = crate::resources::find("", "v1", "pods").unwrap();
+        let t = table(pods, std::slice::from_ref(&pod), "7", RowObject::Metadata);
         assert_eq!(t["metadata"]["resourceVersion"], "7");
+        assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
         assert_eq!(t["rows"][0]["object"]["metadata"]["namespace"], "default");
         assert_eq!(t["columnDefinitions"][0]["format"], "name");
+        // kubectl get --sort-by asks for whole objects.
+        let t = table(
+            pods,
+            std::slice::from_ref(&pod),
+            "7",
+            RowObject::from_query(Some("Object")),
+        );
+        assert_eq!(t["rows"][0]["object"]["spec"]["nodeName"], "n");
+        assert_eq!(t["rows"][0]["object"]["kind"], "Pod");
+        let t = table(pods, &[pod], "7", RowObject::from_query(Some("None")));
+        assert!(t["rows"][0].get("object").is_none());
     }
 }
