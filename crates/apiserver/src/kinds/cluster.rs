@@ -110,7 +110,129 @@ pub(super) fn validate(group: &str, kind: &str, obj: &Value, causes: &mut Vec<Ca
         ("", "PersistentVolumeClaim") => validate_claim(obj, causes),
         ("", "PersistentVolume") => validate_volume(obj, causes),
         ("apps", "Deployment") => validate_strategy(obj, causes),
+        ("policy", "PodDisruptionBudget") => validate_disruption_budget(obj, causes),
+        ("", "ResourceQuota") => validate_quota(obj, causes),
         _ => {}
+    }
+}
+
+/// `ValidatePodDisruptionBudgetSpec`: one of the two bounds, each a count
+/// or a percentage of at most 100.
+fn validate_disruption_budget(obj: &Value, causes: &mut Vec<Cause>) {
+    let spec = obj.get("spec").unwrap_or(&Value::Null);
+    let set = |f: &str| spec.get(f).is_some_and(|v| !v.is_null());
+    if set("minAvailable") && set("maxUnavailable") {
+        causes.push(Cause::invalid(
+            "spec",
+            spec,
+            "minAvailable and maxUnavailable cannot be both set",
+        ));
+    }
+    for field in ["minAvailable", "maxUnavailable"] {
+        let at = format!("spec.{field}");
+        match spec.get(field) {
+            Some(Value::Number(n)) if n.as_i64().is_some_and(|n| n < 0) => {
+                causes.push(Cause::invalid_unquoted(
+                    at,
+                    &n.to_string(),
+                    "must be greater than or equal to 0",
+                ))
+            }
+            Some(Value::String(text)) => match text.strip_suffix('%').map(str::parse::<i64>) {
+                Some(Ok(p)) if p > 100 => {
+                    causes.push(Cause::invalid_unquoted(at, text, "must not be greater than 100%"))
+                }
+                Some(Ok(_)) => {}
+                _ => causes.push(Cause::invalid_unquoted(
+                    at,
+                    text,
+                    "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')",
+                )),
+            },
+            _ => {}
+        }
+    }
+}
+
+/// Resources a quota may limit without a domain (`IsStandardQuotaResourceName`).
+const QUOTA_RESOURCES: &[&str] = &[
+    "cpu",
+    "memory",
+    "ephemeral-storage",
+    "requests.cpu",
+    "requests.memory",
+    "requests.storage",
+    "requests.ephemeral-storage",
+    "limits.cpu",
+    "limits.memory",
+    "limits.ephemeral-storage",
+    "pods",
+    "services",
+    "replicationcontrollers",
+    "resourcequotas",
+    "secrets",
+    "configmaps",
+    "persistentvolumeclaims",
+    "services.nodeports",
+    "services.loadbalancers",
+];
+const QUOTA_SCOPES: &[&str] = &[
+    "Terminating",
+    "NotTerminating",
+    "BestEffort",
+    "NotBestEffort",
+    "PriorityClass",
+    "CrossNamespacePodAffinity",
+    "VolumeAttributesClass",
+];
+
+/// `ValidateResourceQuota`: known resources, amounts not below zero,
+/// known scopes.
+fn validate_quota(obj: &Value, causes: &mut Vec<Cause>) {
+    for (name, amount) in obj
+        .pointer("/spec/hard")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let at = format!("spec.hard[{name}]");
+        let standard = QUOTA_RESOURCES.contains(&name.as_str())
+            || name.contains('/')
+            || name.starts_with("hugepages-")
+            || name.starts_with("requests.hugepages-");
+        if !standard {
+            causes.push(Cause::invalid(
+                &at,
+                &json!(name),
+                "must be a standard resource for quota",
+            ));
+        }
+        let negative = amount
+            .as_str()
+            .and_then(|q| cuttle_quantity::parse(q).ok())
+            .is_some_and(|q| q.is_negative());
+        if negative {
+            causes.push(Cause::invalid(
+                &at,
+                amount,
+                "must be greater than or equal to 0",
+            ));
+        }
+    }
+    for (i, scope) in obj
+        .pointer("/spec/scopes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if !scope.as_str().is_some_and(|s| QUOTA_SCOPES.contains(&s)) {
+            causes.push(Cause::invalid(
+                format!("spec.scopes[{i}]"),
+                scope,
+                "unsupported scope",
+            ));
+        }
     }
 }
 

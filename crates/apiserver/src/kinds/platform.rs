@@ -147,7 +147,34 @@ fn validate_ingress(obj: &Value, causes: &mut Vec<Cause>) {
                     "one backend must be specified",
                 ));
             }
+            if let Some(svc) = backend.and_then(|b| b.get("service")) {
+                check_service_port(svc, &format!("{at}.backend.service"), causes);
+            }
         }
+    }
+}
+
+/// An Ingress backend's Service port: a name or a number, not neither.
+fn check_service_port(service: &Value, at: &str, causes: &mut Vec<Cause>) {
+    let name = service
+        .pointer("/port/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let number = service
+        .pointer("/port/number")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if name.is_empty() && number == 0 {
+        causes.push(Cause::required_because(
+            format!("{at}.port"),
+            "port name or number is required",
+        ));
+    } else if !name.is_empty() && number != 0 {
+        causes.push(Cause::invalid(
+            format!("{at}.port"),
+            service.get("port").unwrap_or(&Value::Null),
+            "cannot set both port name & port number",
+        ));
     }
 }
 

@@ -171,3 +171,26 @@ fn fixed_fields_of_stateful_sets_claims_volumes_and_jobs() {
     moved["spec"]["template"]["spec"]["nodeSelector"] = json!({"a": "elsewhere"});
     assert!(update_lines("batch", "Job", moved, job("y", true)).is_empty());
 }
+
+#[test]
+fn budgets_and_quotas() {
+    assert_eq!(
+        lines("policy", "PodDisruptionBudget", json!({"spec": {"minAvailable": 1, "maxUnavailable": "120%"}})),
+        vec![
+            "spec: Invalid value: {\"maxUnavailable\":\"120%\",\"minAvailable\":1}: minAvailable and maxUnavailable cannot be both set",
+            "spec.maxUnavailable: Invalid value: 120%: must not be greater than 100%",
+        ]
+    );
+    assert_eq!(
+        lines(
+            "",
+            "ResourceQuota",
+            json!({"spec": {"hard": {"foo": "1", "pods": "-1", "count/deployments.apps": "2"}, "scopes": ["Foo"]}})
+        ),
+        vec![
+            "spec.hard[foo]: Invalid value: \"foo\": must be a standard resource for quota",
+            "spec.hard[pods]: Invalid value: \"-1\": must be greater than or equal to 0",
+            "spec.scopes[0]: Invalid value: \"Foo\": unsupported scope",
+        ]
+    );
+}
