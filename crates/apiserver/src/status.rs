@@ -99,7 +99,11 @@ impl Cause {
     }
 
     fn to_json(&self) -> Value {
-        json!({"reason": self.reason, "message": self.message, "field": self.field})
+        let mut v = json!({"reason": self.reason, "message": self.message});
+        if !self.field.is_empty() {
+            v["field"] = json!(self.field);
+        }
+        v
     }
 
     /// `spec.x: Invalid value: ...`, as Kubernetes joins causes.
@@ -179,6 +183,14 @@ pub enum ApiError {
     Timeout { message: String },
     #[error("{message}")]
     Unavailable { message: String },
+    /// 429: a write refused for now (an eviction a disruption budget
+    /// does not allow yet), with the cause and when to retry.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        causes: Vec<Cause>,
+        retry_after_seconds: u32,
+    },
 }
 
 impl ApiError {
@@ -246,6 +258,7 @@ impl ApiError {
             ApiError::Internal { .. } => 500,
             ApiError::Unavailable { .. } => 503,
             ApiError::Timeout { .. } => 504,
+            ApiError::TooManyRequests { .. } => 429,
         }
     }
 
@@ -268,6 +281,7 @@ impl ApiError {
             ApiError::Internal { .. } => "InternalError",
             ApiError::Unavailable { .. } => "ServiceUnavailable",
             ApiError::Timeout { .. } => "Timeout",
+            ApiError::TooManyRequests { .. } => "TooManyRequests",
         }
     }
 
@@ -318,6 +332,18 @@ impl ApiError {
             // Kubernetes' generic responses carry empty details, which
             // clients read (kubectl debug tells a missing subresource by them).
             ApiError::PatchNotApplied | ApiError::NoSuchResource => Some(json!({})),
+            ApiError::TooManyRequests {
+                causes,
+                retry_after_seconds,
+                ..
+            } => {
+                let mut d =
+                    json!({"causes": causes.iter().map(Cause::to_json).collect::<Vec<_>>()});
+                if *retry_after_seconds > 0 {
+                    d["retryAfterSeconds"] = json!(retry_after_seconds);
+                }
+                Some(d)
+            }
             _ => None,
         };
         if let Some(d) = details {

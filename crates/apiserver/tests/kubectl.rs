@@ -2456,6 +2456,75 @@ async fn sorting_event_selectors_generations_and_empty_statuses() {
     assert_eq!(generation, "");
 }
 
+/// An eviction goes through the one PodDisruptionBudget selecting a
+/// running pod: 429 while the budget is unprocessed or allows nothing,
+/// else one disruption is taken from it and the pod, marked
+/// DisruptionTarget, is deleted gracefully.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evictions_respect_disruption_budgets() {
+    let c = Cluster::start().await;
+    c.ok(&[
+        "run",
+        "p",
+        "--image=busybox",
+        "--labels=app=web",
+        "--overrides",
+        r#"{"spec":{"nodeName":"n1"}}"#,
+    ])
+    .await;
+    c.ok(&[
+        "patch",
+        "pod",
+        "p",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}"#,
+    ])
+    .await;
+    c.ok(&[
+        "create",
+        "pdb",
+        "b",
+        "--selector=app=web",
+        "--min-available=1",
+    ])
+    .await;
+    let eviction = r#"{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"p"}}"#;
+    let evict = [
+        "create",
+        "--raw",
+        "/api/v1/namespaces/default/pods/p/eviction",
+        "-f",
+        "-",
+    ];
+    let err = c.fails_stdin(&evict, Some(eviction)).await;
+    assert!(
+        err.contains("Error from server (TooManyRequests): Cannot evict pod as it would violate the pod's disruption budget."),
+        "{err}"
+    );
+    c.ok(&["patch", "pdb", "b", "--subresource=status", "--type=merge", "-p",
+        r#"{"status":{"observedGeneration":1,"disruptionsAllowed":1,"currentHealthy":2,"desiredHealthy":1,"expectedPods":2}}"#])
+        .await;
+    c.apply_stdin(&evict, eviction).await;
+    let budget = c
+        .ok(&[
+            "get",
+            "pdb",
+            "b",
+            "-o",
+            "jsonpath={.status.disruptionsAllowed} {.status.disruptedPods.p}",
+        ])
+        .await;
+    assert!(budget.starts_with("0 20"), "{budget}");
+    let pod = c
+        .ok(&["get", "pod", "p", "-o", r#"jsonpath={.status.conditions[?(@.type=="DisruptionTarget")].reason} {.metadata.deletionTimestamp}"#])
+        .await;
+    assert!(pod.starts_with("EvictionByEvictionAPI 20"), "{pod}");
+    // A pod already going ignores its budget.
+    c.apply_stdin(&evict, eviction).await;
+}
+
 /// What `kubectl get` shows of a Job's generated selector, a Scale, a
 /// deprecated API, and counts a field selector reads as 0 when unset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

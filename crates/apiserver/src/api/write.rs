@@ -21,10 +21,12 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 mod binding;
+mod eviction;
 mod subresources;
 use binding::bind;
+use eviction::evict;
 pub use subresources::scale_of;
-use subresources::{evict, token_request, update_scale};
+use subresources::{token_request, update_scale};
 
 /// Retries of a read-modify-write that lost a race it may retry.
 const MAX_RETRIES: usize = 16;
@@ -160,7 +162,7 @@ pub async fn handle(
         (Verb::Create, None) => create(api, r, query, decoded(body)?).await,
         (Verb::Create, Some(Subresource::Binding)) => bind(api, r, query, decoded(body)?).await,
         (Verb::Create, Some(Subresource::Token)) => token_request(api, r, decoded(body)?).await,
-        (Verb::Create, Some(Subresource::Eviction)) => evict(api, r, decoded(body)?).await,
+        (Verb::Create, Some(Subresource::Eviction)) => evict(api, r, query, decoded(body)?).await,
         (Verb::Update, sub) => update(api, r, query, sub, decoded(body)?).await,
         (Verb::Patch, sub) => patch_object(api, r, query, headers, &body, sub).await,
         (Verb::Delete, None) => {

@@ -1,5 +1,5 @@
-//! The writable subresources other than status and binding: scale,
-//! pods' eviction, and service accounts' token.
+//! The writable subresources other than status, binding and eviction:
+//! scale and service accounts' token.
 
 use super::*;
 
@@ -164,22 +164,4 @@ pub(super) async fn token_request(
         json!({"token": token, "expirationTimestamp": expires.format("%Y-%m-%dT%H:%M:%SZ").to_string()}),
     );
     Ok(value_response(StatusCode::CREATED, &request))
-}
-
-/// `POST pods/<name>/eviction`: a graceful delete (PodDisruptionBudgets
-/// are honoured once the disruption controller maintains them).
-pub(super) async fn evict(
-    api: &Arc<ApiServer>,
-    r: &ResourceRequest,
-    eviction: Value,
-) -> Result<Response<Body>, ApiError> {
-    let opts = eviction
-        .get("deleteOptions")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
-    delete(api, r, &Query::default(), &opts).await?;
-    Ok(value_response(
-        StatusCode::CREATED,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
-    ))
 }
