@@ -5,8 +5,8 @@
 
 use crate::resources::Resource;
 use k8s_openapi::api::{
-    admissionregistration, apps, autoscaling, batch, certificates, coordination, core, discovery,
-    events, networking, node, policy, rbac, scheduling, storage,
+    admissionregistration, apps, authentication, authorization, autoscaling, batch, certificates,
+    coordination, core, discovery, events, networking, node, policy, rbac, scheduling, storage,
 };
 use schemars::generate::SchemaSettings;
 use schemars::SchemaGenerator;
@@ -129,6 +129,36 @@ static KINDS: &[(&str, &str, Adder)] = adders![
         "admissionregistration.k8s.io",
         "ValidatingAdmissionPolicyBinding",
         admissionregistration::v1::ValidatingAdmissionPolicyBinding
+    ),
+    (
+        "authentication.k8s.io",
+        "TokenReview",
+        authentication::v1::TokenReview
+    ),
+    (
+        "authentication.k8s.io",
+        "SelfSubjectReview",
+        authentication::v1::SelfSubjectReview
+    ),
+    (
+        "authorization.k8s.io",
+        "LocalSubjectAccessReview",
+        authorization::v1::LocalSubjectAccessReview
+    ),
+    (
+        "authorization.k8s.io",
+        "SelfSubjectAccessReview",
+        authorization::v1::SelfSubjectAccessReview
+    ),
+    (
+        "authorization.k8s.io",
+        "SelfSubjectRulesReview",
+        authorization::v1::SelfSubjectRulesReview
+    ),
+    (
+        "authorization.k8s.io",
+        "SubjectAccessReview",
+        authorization::v1::SubjectAccessReview
     ),
     ("storage.k8s.io", "CSIDriver", storage::v1::CSIDriver),
     ("storage.k8s.io", "CSINode", storage::v1::CSINode),

@@ -2525,6 +2525,22 @@ async fn evictions_respect_disruption_budgets() {
     c.apply_stdin(&evict, eviction).await;
 }
 
+/// The review kinds are in the OpenAPI v3 documents, so kubectl explains them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_kinds_are_explained() {
+    let c = Cluster::start().await;
+    let out = c.ok(&["explain", "selfsubjectaccessreviews.spec"]).await;
+    assert!(out.contains("KIND:       SelfSubjectAccessReview"), "{out}");
+    let out = c
+        .ok(&[
+            "explain",
+            "tokenreviews",
+            "--api-version=authentication.k8s.io/v1",
+        ])
+        .await;
+    assert!(out.contains("KIND:       TokenReview"), "{out}");
+}
+
 /// What `kubectl get` shows of a Job's generated selector, a Scale, a
 /// deprecated API, and counts a field selector reads as 0 when unset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

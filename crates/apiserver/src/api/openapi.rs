@@ -60,7 +60,7 @@ fn operation(r: &Resource, action: &str) -> Value {
 fn document(group: &str, version: &str) -> Option<Value> {
     let served: Vec<&Resource> = RESOURCES
         .iter()
-        .filter(|r| r.group == group && r.version == version && r.is_stored())
+        .filter(|r| r.group == group && r.version == version)
         .collect();
     if served.is_empty() {
         return None;
@@ -80,6 +80,11 @@ fn document(group: &str, version: &str) -> Option<Value> {
                 format!("{base}/{}/{{name}}", r.plural),
             )
         };
+        if !r.is_stored() {
+            // A review is only created (and answered), never stored.
+            paths.insert(collection, json!({"post": operation(r, "post")}));
+            continue;
+        }
         paths.insert(
             collection,
             json!({"post": operation(r, "post"), "get": operation(r, "list")}),
