@@ -19,7 +19,21 @@ pub struct TokenClaims {
     /// Seconds since the epoch.
     pub issued_at: i64,
     pub expires_at: i64,
+    /// The objects the token is bound to (it is valid while they exist).
+    pub bound: Vec<BoundObject>,
 }
+
+/// An object a token is bound to: its claim (`pod`, `secret`, `node`),
+/// name and uid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundObject {
+    pub claim: &'static str,
+    pub name: String,
+    pub uid: String,
+}
+
+/// The claims a token may carry for bound objects.
+pub const BOUND_CLAIMS: [&str; 3] = ["pod", "secret", "node"];
 
 impl TokenClaims {
     /// `system:serviceaccount:<namespace>:<name>`.
@@ -56,7 +70,7 @@ impl TokenSigner {
 
     pub fn issue(&self, c: &TokenClaims) -> String {
         let header = B64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-        let payload = json!({
+        let mut payload = json!({
             "iss": ISSUER,
             "sub": c.username(),
             "aud": c.audiences,
@@ -68,6 +82,9 @@ impl TokenSigner {
                 "serviceaccount": {"name": c.service_account, "uid": c.uid},
             },
         });
+        for b in &c.bound {
+            payload["kubernetes.io"][b.claim] = json!({"name": b.name, "uid": b.uid});
+        }
         let payload = B64.encode(payload.to_string());
         let signed = format!("{header}.{payload}");
         let sig = B64.encode(hmac::sign(&self.key, signed.as_bytes()).as_ref());
@@ -115,6 +132,17 @@ impl TokenSigner {
                 .unwrap_or_default(),
             issued_at: p.get("iat").and_then(Value::as_i64).unwrap_or(0),
             expires_at,
+            bound: BOUND_CLAIMS
+                .iter()
+                .filter_map(|claim| {
+                    let o = k.get(*claim)?;
+                    Some(BoundObject {
+                        claim,
+                        name: o.get("name")?.as_str()?.to_owned(),
+                        uid: o.get("uid")?.as_str()?.to_owned(),
+                    })
+                })
+                .collect(),
         })
     }
 }
@@ -131,6 +159,11 @@ mod tests {
             audiences: vec![ISSUER.into()],
             issued_at: 1_000,
             expires_at: 4_600,
+            bound: vec![BoundObject {
+                claim: "pod",
+                name: "p".into(),
+                uid: "u-2".into(),
+            }],
         }
     }
 

@@ -1766,7 +1766,9 @@ async fn service_account_tokens_authenticate() {
     let token = c.ok(&["create", "token", "robot"]).await.trim().to_owned();
     assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
     let config = |token: &str| {
-        let path = c.dir.path().join(format!("token-{}.yaml", token.len()));
+        // Named by the token's last characters (its signature): one file each.
+        let tail = &token[token.len().saturating_sub(12)..];
+        let path = c.dir.path().join(format!("token-{tail}.yaml"));
         let yaml = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: t\n  user:\n    token: {token}\ncontexts:\n- name: c\n  context: {{cluster: c, user: t}}\ncurrent-context: c\n",
             c.url(),
@@ -1827,6 +1829,58 @@ async fn service_account_tokens_authenticate() {
         err.contains("may not specify a duration less than 10 minutes"),
         "{err}"
     );
+
+    // A token bound to a pod names it and lives as long as the pod.
+    let err = c
+        .fails(&[
+            "create",
+            "token",
+            "robot",
+            "--bound-object-kind=Pod",
+            "--bound-object-name=nosuch",
+        ])
+        .await;
+    assert!(
+        err.contains(r#"failed to create token: pods "nosuch" not found"#),
+        "{err}"
+    );
+    c.ok(&[
+        "run",
+        "p",
+        "--image=busybox",
+        "--overrides",
+        r#"{"spec":{"serviceAccountName":"robot"}}"#,
+    ])
+    .await;
+    let bound = c
+        .ok(&[
+            "create",
+            "token",
+            "robot",
+            "--bound-object-kind=Pod",
+            "--bound-object-name=p",
+        ])
+        .await
+        .trim()
+        .to_owned();
+    let bound_config = config(&bound);
+    c.ok(&[&bound_config, "get", "pods"]).await;
+    c.ok(&["delete", "pod", "p", "--grace-period=0", "--force"])
+        .await;
+    let mut gone = false;
+    for _ in 0..50 {
+        if !c
+            .kubectl(&[&bound_config, "get", "pods"])
+            .await
+            .status
+            .success()
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "a token bound to a deleted pod still works");
 
     // A deleted account's tokens stop working.
     c.ok(&["delete", "serviceaccount", "robot"]).await;

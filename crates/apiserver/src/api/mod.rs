@@ -110,6 +110,28 @@ impl ApiServer {
                 return None;
             }
         }
+        // A bound token lives only as long as the object it is bound to
+        // (a pod-bound token's node claim is information only).
+        if let Some(b) = claims.bound.first() {
+            let (resource, namespace) = match b.claim {
+                "pod" => (
+                    crate::resources::find("", "v1", "pods")?,
+                    Some(claims.namespace.as_str()),
+                ),
+                "secret" => (
+                    crate::resources::find("", "v1", "secrets")?,
+                    Some(claims.namespace.as_str()),
+                ),
+                _ => (crate::resources::find("", "v1", "nodes")?, None),
+            };
+            let cached = self
+                .cache
+                .get(resource, &resource.key(namespace, &b.name))?;
+            let obj: serde_json::Value = serde_json::from_slice(&cached.json).ok()?;
+            if meta::meta_str(&obj, "uid") != Some(b.uid.as_str()) {
+                return None;
+            }
+        }
         Some(User {
             name: claims.username(),
             groups: claims.groups(),

@@ -84,6 +84,87 @@ pub(super) async fn update_scale(
 /// `POST serviceaccounts/<name>/token`: a TokenRequest answered with a
 /// signed token for the account (`kubectl create token`), valid for
 /// `spec.expirationSeconds` (one hour by default, ten minutes at least).
+/// The objects a TokenRequest binds its token to (`spec.boundObjectRef`):
+/// a pod of the account (and the node it runs on), a secret, or a node,
+/// each of which must exist (with the uid the request names, if any).
+async fn bound_objects(
+    api: &Arc<ApiServer>,
+    request: &Value,
+    namespace: &str,
+    account: &str,
+) -> Result<Vec<crate::tokens::BoundObject>, ApiError> {
+    let Some(reference) = request
+        .pointer("/spec/boundObjectRef")
+        .filter(|r| r.is_object())
+    else {
+        return Ok(Vec::new());
+    };
+    let text = |f: &str| reference.get(f).and_then(Value::as_str).unwrap_or("");
+    let (kind, api_version, name) = (text("kind"), text("apiVersion"), text("name"));
+    let core = api_version.is_empty() || api_version == "v1";
+    let (claim, plural, scoped) = match (core, kind) {
+        (true, "Pod") => ("pod", "pods", true),
+        (true, "Secret") => ("secret", "secrets", true),
+        (true, "Node") => ("node", "nodes", false),
+        _ => {
+            let group_version = if api_version.is_empty() {
+                "/v1"
+            } else {
+                api_version
+            };
+            return Err(ApiError::bad_request(format!(
+                "cannot bind token to object of type {group_version}, Kind={kind}"
+            )));
+        }
+    };
+    let resource = crate::resources::find("", "v1", plural).ok_or(ApiError::NoSuchResource)?;
+    let key = resource.key(scoped.then_some(namespace), name);
+    let (obj, _) = read_object(api, resource, &key, name).await?;
+    let uid = meta_str(&obj, "uid").unwrap_or_default().to_owned();
+    let wanted = text("uid");
+    if !wanted.is_empty() && wanted != uid {
+        return Err(ApiError::Conflict {
+            group: "",
+            resource: kind.to_owned(),
+            name: name.to_owned(),
+            detail: format!("the UID in the bound object reference ({wanted}) does not match the UID in record. The object might have been deleted and then recreated"),
+        });
+    }
+    let mut bound = vec![crate::tokens::BoundObject {
+        claim,
+        name: name.to_owned(),
+        uid,
+    }];
+    if claim == "pod" {
+        let runs_as = obj
+            .pointer("/spec/serviceAccountName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if runs_as != account {
+            return Err(ApiError::bad_request(format!(
+                "cannot bind token for serviceaccount {account:?} to pod running with different serviceaccount name."
+            )));
+        }
+        // The pod's node is named too, as Kubernetes does (1.32+).
+        let node = obj
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if let Some(nodes) = crate::resources::find("", "v1", "nodes").filter(|_| !node.is_empty())
+        {
+            if let Some(cached) = api.cache.get(nodes, &nodes.key(None, node)) {
+                let node_obj: Value = serde_json::from_slice(&cached.json).unwrap_or_default();
+                bound.push(crate::tokens::BoundObject {
+                    claim: "node",
+                    name: node.to_owned(),
+                    uid: meta_str(&node_obj, "uid").unwrap_or_default().to_owned(),
+                });
+            }
+        }
+    }
+    Ok(bound)
+}
+
 pub(super) async fn token_request(
     api: &Arc<ApiServer>,
     r: &ResourceRequest,
@@ -131,6 +212,7 @@ pub(super) async fn token_request(
         })
         .filter(|a: &Vec<String>| !a.is_empty())
         .unwrap_or_else(|| vec![crate::tokens::ISSUER.to_owned()]);
+    let bound = bound_objects(api, &request, &namespace, name).await?;
     let now = chrono::Utc::now();
     let claims = crate::tokens::TokenClaims {
         namespace: namespace.clone(),
@@ -139,6 +221,7 @@ pub(super) async fn token_request(
         audiences: audiences.clone(),
         issued_at: now.timestamp(),
         expires_at: now.timestamp() + seconds,
+        bound,
     };
     let token = api.tokens.issue(&claims);
     let expires = chrono::DateTime::from_timestamp(claims.expires_at, 0).unwrap_or(now);
