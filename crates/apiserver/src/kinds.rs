@@ -52,6 +52,32 @@ pub fn image_pull_policy(image: &str) -> &'static str {
     }
 }
 
+/// Kubernetes' `populateConditionTimestamps` for a CSR's conditions: a
+/// condition without times gets now, or keeps the transition time it had
+/// while its status stays.
+pub fn stamp_conditions(conditions: &mut Value, old: &Value) {
+    let now = crate::api::meta::now();
+    let before = old
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for c in conditions.as_array_mut().into_iter().flatten() {
+        let previous = before.iter().find(|o| o["type"] == c["type"]);
+        if c.get("lastUpdateTime").is_none_or(Value::is_null) {
+            c["lastUpdateTime"] = json!(now);
+        }
+        if c.get("lastTransitionTime").is_none_or(Value::is_null) {
+            let kept = previous
+                .filter(|o| o["status"] == c["status"])
+                .and_then(|o| o.get("lastTransitionTime"))
+                .filter(|t| !t.is_null())
+                .cloned();
+            c["lastTransitionTime"] = kept.unwrap_or_else(|| json!(now));
+        }
+    }
+}
+
 /// A pod status's single address and its list agree, as Kubernetes'
 /// conversion makes them: the single one (older clients write only it)
 /// wins, and is the list's first otherwise.

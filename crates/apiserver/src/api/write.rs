@@ -520,7 +520,10 @@ fn next_state(
             // Only the conditions change through a CSR's approval.
             let mut n = old.clone();
             match new.pointer("/status/conditions") {
-                Some(c) => n["status"]["conditions"] = c.clone(),
+                Some(c) => {
+                    n["status"]["conditions"] = c.clone();
+                    kinds::stamp_conditions(&mut n["status"]["conditions"], old);
+                }
                 None => {
                     if let Some(s) = n.get_mut("status").and_then(Value::as_object_mut) {
                         s.remove("conditions");
@@ -531,6 +534,10 @@ fn next_state(
         }
         _ => {
             let mut n = new.clone();
+            if resource.kind == "CertificateSigningRequest" {
+                // A request's spec is what was asked: never changed.
+                n["spec"] = old.get("spec").cloned().unwrap_or(Value::Null);
+            }
             if resource.has(Subresource::EphemeralContainers) {
                 // Ephemeral containers change only through their subresource.
                 let kept = old.pointer("/spec/ephemeralContainers").cloned();

@@ -111,6 +111,9 @@ pub(super) fn validate(group: &str, kind: &str, obj: &Value, causes: &mut Vec<Ca
         ("", "PersistentVolume") => validate_volume(obj, causes),
         ("apps", "Deployment") => validate_strategy(obj, causes),
         ("policy", "PodDisruptionBudget") => validate_disruption_budget(obj, causes),
+        ("certificates.k8s.io", "CertificateSigningRequest") => {
+            validate_request_conditions(obj, causes)
+        }
         ("", "ResourceQuota") => validate_quota(obj, causes),
         _ => {}
     }
@@ -289,6 +292,33 @@ pub(super) fn validate_update(
             }
         }
         ("batch", "Job") => validate_job_update(new, old, causes),
+        ("certificates.k8s.io", "CertificateSigningRequest") => {
+            for kind in ["Approved", "Denied", "Failed"] {
+                let of = |obj: &Value| -> Vec<Value> {
+                    obj.pointer("/status/conditions")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter(|c| c["type"] == kind)
+                        .map(|c| c["status"].clone())
+                        .collect()
+                };
+                let (now, before) = (of(new), of(old));
+                if now.len() < before.len() {
+                    causes.push(Cause::forbidden(
+                        "status.conditions",
+                        format!("updates may not remove a condition of type {kind:?}"),
+                    ));
+                } else if now.iter().zip(&before).any(|(a, b)| a != b) {
+                    causes.push(Cause::forbidden(
+                        "status.conditions",
+                        format!(
+                            "updates may not change the status of a condition of type {kind:?}"
+                        ),
+                    ));
+                }
+            }
+        }
         (RBAC_GROUP, "RoleBinding" | "ClusterRoleBinding")
             if new.get("roleRef") != old.get("roleRef") =>
         {
@@ -418,6 +448,56 @@ fn validate_job_update(new: &Value, old: &Value, causes: &mut Vec<Cause>) {
             new.pointer("/spec/completions").unwrap_or(&Value::Null),
             "field is immutable",
         ));
+    }
+}
+
+/// A CSR's conditions: each type once, with a status, and Approved and
+/// Denied never both.
+fn validate_request_conditions(obj: &Value, causes: &mut Vec<Cause>) {
+    let mut seen = std::collections::HashSet::new();
+    let (mut approved, mut denied) = (false, false);
+    for (i, c) in obj
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let kind = c["type"].as_str().unwrap_or("");
+        let at = format!("status.conditions[{i}]");
+        if kind.is_empty() {
+            causes.push(Cause::required(format!("{at}.type")));
+        }
+        let status = c["status"].as_str().unwrap_or("");
+        let allowed: &[&str] = if matches!(kind, "Approved" | "Denied") {
+            &["True"]
+        } else {
+            &["False", "True", "Unknown"]
+        };
+        if status.is_empty() {
+            causes.push(Cause::required(format!("{at}.status")));
+        } else if !allowed.contains(&status) {
+            causes.push(Cause::not_supported(
+                format!("{at}.status"),
+                &c["status"],
+                allowed,
+            ));
+        }
+        match kind {
+            "Approved" => approved = true,
+            "Denied" => denied = true,
+            _ => {}
+        }
+        if (kind == "Approved" && denied) || (kind == "Denied" && approved) {
+            causes.push(Cause::invalid(
+                format!("{at}.type"),
+                &c["type"],
+                "Approved and Denied conditions are mutually exclusive",
+            ));
+        }
+        if !seen.insert(kind) {
+            causes.push(Cause::duplicate(format!("{at}.type"), &c["type"]));
+        }
     }
 }
 

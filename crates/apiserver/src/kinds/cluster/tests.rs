@@ -194,3 +194,26 @@ fn budgets_and_quotas() {
         ]
     );
 }
+
+#[test]
+fn signing_request_conditions_are_exclusive_and_kept() {
+    let csr = |types: &[&str]| {
+        let conditions: Vec<Value> = types
+            .iter()
+            .map(|t| json!({"type": t, "status": "True"}))
+            .collect();
+        json!({"status": {"conditions": conditions}})
+    };
+    let group = "certificates.k8s.io";
+    let kind = "CertificateSigningRequest";
+    assert_eq!(
+        lines(group, kind, csr(&["Approved", "Denied"])),
+        vec!["status.conditions[1].type: Invalid value: \"Denied\": Approved and Denied conditions are mutually exclusive"]
+    );
+    assert_eq!(
+        update_lines(group, kind, csr(&[]), csr(&["Approved"])),
+        vec![
+            "status.conditions: Forbidden: updates may not remove a condition of type \"Approved\""
+        ]
+    );
+}
