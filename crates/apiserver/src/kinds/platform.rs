@@ -178,6 +178,120 @@ fn check_service_port(service: &Value, at: &str, causes: &mut Vec<Cause>) {
     }
 }
 
+/// The key usages a CSR may ask for (`certificates.KeyUsage`).
+const KEY_USAGES: &[&str] = &[
+    "any",
+    "cert sign",
+    "client auth",
+    "code signing",
+    "content commitment",
+    "crl sign",
+    "data encipherment",
+    "decipher only",
+    "digital signature",
+    "email protection",
+    "encipher only",
+    "ipsec end system",
+    "ipsec tunnel",
+    "ipsec user",
+    "key agreement",
+    "key encipherment",
+    "microsoft sgc",
+    "netscape sgc",
+    "ocsp signing",
+    "s/mime",
+    "server auth",
+    "signing",
+    "timestamping",
+];
+
+/// Why a CSR's `spec.request` (base64 of PEM) is not a certificate request.
+fn request_error(encoded: &str) -> Option<&'static str> {
+    use base64::Engine as _;
+    const NOT_PEM: &str = "PEM block type must be CERTIFICATE REQUEST";
+    let Ok(pem) = base64::engine::general_purpose::STANDARD.decode(encoded) else {
+        return Some(NOT_PEM);
+    };
+    match x509_parser::pem::parse_x509_pem(&pem) {
+        Ok((_, block)) if block.label == "CERTIFICATE REQUEST" => {
+            use x509_parser::prelude::FromDer;
+            x509_parser::certification_request::X509CertificationRequest::from_der(&block.contents)
+                .err()
+                .map(|_| "asn1: structure error: the request does not parse")
+        }
+        _ => Some(NOT_PEM),
+    }
+}
+
+/// `ValidateCertificateRequest` beyond the required fields: a PEM
+/// certificate request, known usages each once, a signer name of the form
+/// `domain/path`, and a duration of at least ten minutes.
+fn validate_signing_request(obj: &Value, causes: &mut Vec<Cause>) {
+    let request = obj
+        .pointer("/spec/request")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !request.is_empty() {
+        if let Some(why) = request_error(request) {
+            causes.push(Cause::invalid("spec.request", &json!(request), why));
+        }
+    }
+    let usages = obj
+        .pointer("/spec/usages")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if usages.is_empty() {
+        causes.push(Cause::required("spec.usages"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, usage) in usages.iter().enumerate() {
+        let at = format!("spec.usages[{i}]");
+        match usage.as_str() {
+            Some(u) if KEY_USAGES.contains(&u) => {
+                if !seen.insert(u) {
+                    causes.push(Cause::duplicate(at, usage));
+                }
+            }
+            _ => causes.push(Cause::not_supported(at, usage, KEY_USAGES)),
+        }
+    }
+    let signer = obj
+        .pointer("/spec/signerName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !signer.is_empty() {
+        let shaped = signer
+            .split_once('/')
+            .is_some_and(|(domain, path)| !domain.is_empty() && !path.is_empty());
+        if signer == "kubernetes.io/legacy-unknown" {
+            causes.push(Cause::invalid(
+                "spec.signerName",
+                &json!(signer),
+                "the legacy signerName is not allowed via this API version",
+            ));
+        } else if !shaped {
+            causes.push(Cause::invalid(
+                "spec.signerName",
+                &json!(signer),
+                "must be a fully qualified domain and path of the form 'example.com/signer-name'",
+            ));
+        }
+    }
+    if let Some(seconds) = obj
+        .pointer("/spec/expirationSeconds")
+        .and_then(Value::as_i64)
+    {
+        if seconds < 600 {
+            causes.push(Cause::invalid(
+                "spec.expirationSeconds",
+                &json!(seconds),
+                "may not specify a duration less than 600 seconds (10 minutes)",
+            ));
+        }
+    }
+}
+
 /// Checks an object of these groups, adding every cause found.
 pub(super) fn validate(group: &str, kind: &str, obj: &Value, causes: &mut Vec<Cause>) {
     match (group, kind) {
@@ -224,6 +338,7 @@ pub(super) fn validate(group: &str, kind: &str, obj: &Value, causes: &mut Vec<Ca
         ("certificates.k8s.io", "CertificateSigningRequest") => {
             require(obj, "/spec/request", causes);
             require(obj, "/spec/signerName", causes);
+            validate_signing_request(obj, causes);
         }
         _ => {}
     }
@@ -315,6 +430,33 @@ mod tests {
         let mut causes = Vec::new();
         validate(group, kind, obj, &mut causes);
         causes.into_iter().map(|c| c.field).collect()
+    }
+
+    #[test]
+    fn signing_requests_hold_a_request_usages_and_a_signer() {
+        let csr = json!({"spec": {"request": "aGVsbG8K", "signerName": "foo", "usages": ["frob"],
+            "expirationSeconds": 100}});
+        let mut found = Vec::new();
+        validate(
+            "certificates.k8s.io",
+            "CertificateSigningRequest",
+            &csr,
+            &mut found,
+        );
+        let causes: Vec<String> = found
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        for expected in [
+            "spec.request: Invalid value: \"aGVsbG8K\": PEM block type must be CERTIFICATE REQUEST",
+            "spec.signerName: Invalid value: \"foo\": must be a fully qualified domain and path of the form 'example.com/signer-name'",
+            "spec.expirationSeconds: Invalid value: 100: may not specify a duration less than 600 seconds (10 minutes)",
+        ] {
+            assert!(causes.iter().any(|c| c == expected), "{expected}\n{causes:#?}");
+        }
+        assert!(causes
+            .iter()
+            .any(|c| c.starts_with("spec.usages[0]: Unsupported value: \"frob\"")));
     }
 
     #[test]
