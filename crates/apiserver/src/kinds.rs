@@ -17,6 +17,60 @@ use crate::resources::Resource;
 use crate::status::{ApiError, Cause};
 use serde_json::{json, Value};
 
+/// The items of a list field (none when it is missing or not a list).
+fn items<'a>(obj: &'a Value, field: &str) -> &'a [Value] {
+    obj.get(field)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+fn items_mut<'a>(obj: &'a mut Value, field: &str) -> impl Iterator<Item = &'a mut Value> {
+    obj.get_mut(field)
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+}
+
+/// Whether a field is set (to anything but null).
+fn present(obj: &Value, field: &str) -> bool {
+    obj.get(field).is_some_and(|v| !v.is_null())
+}
+
+/// A string field, `""` when missing or not a string.
+fn text<'a>(obj: &'a Value, field: &str) -> &'a str {
+    obj.get(field).and_then(Value::as_str).unwrap_or("")
+}
+
+/// A NotSupported cause unless `value`, when there is one, is one of
+/// `supported`; `at` makes the field path, for the cause only (this runs
+/// on every pod create). Returns whether the value is supported.
+fn one_of(
+    value: Option<&Value>,
+    supported: &[&str],
+    at: impl FnOnce() -> String,
+    causes: &mut Vec<Cause>,
+) -> bool {
+    let Some(v) = value else { return true };
+    if v.as_str().is_some_and(|s| supported.contains(&s)) {
+        return true;
+    }
+    causes.push(Cause::not_supported(at(), v, supported));
+    false
+}
+
+/// Kubernetes' `ValidateImmutableField`: an Invalid "field is immutable"
+/// cause at `field` (with the new value) when the value at `ptr` changed.
+fn immutable(new: &Value, old: &Value, ptr: &str, field: &str, causes: &mut Vec<Cause>) {
+    if new.pointer(ptr) != old.pointer(ptr) {
+        causes.push(Cause::invalid(
+            field,
+            new.pointer(ptr).unwrap_or(&Value::Null),
+            "field is immutable",
+        ));
+    }
+}
+
 fn set_default(obj: &mut Value, field: &str, v: Value) {
     if let Some(m) = obj.as_object_mut() {
         if m.get(field).is_none_or(Value::is_null) {
@@ -643,13 +697,6 @@ pub fn validate_update(
     let mut causes = Vec::new();
     match (resource.group, resource.kind) {
         ("", "Pod") => {
-            // The stored pod as this version reads it (defaults added since
-            // it was written, quantities in today's form), so that a new
-            // default never reads as a change of an immutable field.
-            let mut old = old.clone();
-            let _ = crate::schemas::decode(resource, &mut old);
-            apply_defaults(resource, &mut old);
-            let old = &old;
             let strip = |v: &Value| {
                 let mut s = v.get("spec").cloned().unwrap_or(Value::Null);
                 for list in ["containers", "initContainers"] {
@@ -670,23 +717,32 @@ pub fn validate_update(
                 }
                 s
             };
-            pod_spec::validate_ephemeral_update(new, old, &mut causes);
-            if strip(new) != strip(old) {
+            let fixed = strip(new);
+            let mut ephemeral = Vec::new();
+            pod_spec::validate_ephemeral_update(new, old, &mut ephemeral);
+            let mut changed = fixed != strip(old);
+            if changed || !ephemeral.is_empty() {
+                // Perhaps only what this version defaults differs: read the
+                // stored pod as this version does (defaults added since it
+                // was written, quantities in today's form) and compare
+                // again. Only then: pods are updated often.
+                let mut read = old.clone();
+                let _ = crate::schemas::decode(resource, &mut read);
+                apply_defaults(resource, &mut read);
+                ephemeral.clear();
+                pod_spec::validate_ephemeral_update(new, &read, &mut ephemeral);
+                changed = fixed != strip(&read);
+            }
+            causes.append(&mut ephemeral);
+            if changed {
                 causes.push(Cause::forbidden(
                     "spec",
                     "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
                 ));
             }
         }
-        ("apps", _) | ("batch", "Job")
-            if resource.kind != "ControllerRevision"
-                && new.pointer("/spec/selector") != old.pointer("/spec/selector") =>
-        {
-            causes.push(Cause::invalid(
-                "spec.selector",
-                new.pointer("/spec/selector").unwrap_or(&Value::Null),
-                "field is immutable",
-            ));
+        ("apps", _) | ("batch", "Job") if resource.kind != "ControllerRevision" => {
+            immutable(new, old, "/spec/selector", "spec.selector", &mut causes);
         }
         ("", "ConfigMap") | ("", "Secret") => {
             if old.get("immutable") == Some(&Value::Bool(true)) {
@@ -699,12 +755,8 @@ pub fn validate_update(
                     }
                 }
             }
-            if resource.kind == "Secret" && new.get("type") != old.get("type") {
-                causes.push(Cause::invalid(
-                    "type",
-                    new.get("type").unwrap_or(&Value::Null),
-                    "field is immutable",
-                ));
+            if resource.kind == "Secret" {
+                immutable(new, old, "/type", "type", &mut causes);
             }
         }
         (group, kind) => platform::validate_update(group, kind, new, old, &mut causes),

@@ -48,6 +48,51 @@ impl LabelSelector {
         self.reqs.is_empty()
     }
 
+    /// A `metav1.LabelSelector` object (`matchLabels`, `matchExpressions`)
+    /// as Kubernetes' `LabelSelectorAsSelector` reads it; an operator it
+    /// does not know makes the selector match nothing.
+    pub fn from_object(selector: &serde_json::Value) -> LabelSelector {
+        use serde_json::Value;
+        let mut reqs: Vec<Requirement> = selector
+            .get("matchLabels")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| Requirement {
+                key: k.clone(),
+                op: Op::Equals(v.as_str().unwrap_or("").to_owned()),
+            })
+            .collect();
+        for e in selector
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let values = || -> Vec<String> {
+                e["values"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            };
+            let op = match e["operator"].as_str() {
+                Some("In") => Op::In(values()),
+                Some("NotIn") => Op::NotIn(values()),
+                Some("Exists") => Op::Exists,
+                Some("DoesNotExist") => Op::DoesNotExist,
+                // Nothing has a label that is and is not there.
+                _ => Op::In(Vec::new()),
+            };
+            reqs.push(Requirement {
+                key: e["key"].as_str().unwrap_or("").to_owned(),
+                op,
+            });
+        }
+        LabelSelector { reqs }
+    }
+
     pub fn matches(&self, labels: &Labels) -> bool {
         self.reqs.iter().all(|r| {
             let v = labels.get(&r.key);

@@ -107,7 +107,7 @@ impl Cause {
     }
 
     /// `spec.x: Invalid value: ...`, as Kubernetes joins causes.
-    fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         format!("{}: {}", self.field, self.message)
     }
 }

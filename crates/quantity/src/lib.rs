@@ -377,7 +377,7 @@ impl Quantity {
 /// caches the string when it is already canonical-looking (a decimal
 /// amount at a scale that is a multiple of three, not ending in `000`;
 /// a binary one not divisible by 8), and prints the cache.
-fn kept_as_written(input: &str) -> bool {
+fn kept_as_written(input: &str, q: &Quantity) -> bool {
     let body = input.strip_prefix(['+', '-']).unwrap_or(input);
     let number_end = body
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -385,8 +385,9 @@ fn kept_as_written(input: &str) -> bool {
     let number = &body[..number_end];
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     let whole = whole.trim_start_matches('0');
-    let shifted = format!("{whole}{fraction}");
-    let Ok(q) = parse(input) else { return false };
+    // The digits without the point, as the parser shifts them.
+    let digits = || whole.bytes().chain(fraction.bytes());
+    let len = whole.len() + fraction.len();
     match q.format {
         Format::BinarySi => {
             let power = i64::from(q.exp2);
@@ -403,11 +404,12 @@ fn kept_as_written(input: &str) -> bool {
             // With at most 18 digits the parser's exponent is the scale
             // of the digits (suffix exponent less the fraction's length).
             let scale = i64::from(q.exp10);
-            shifted.len() <= 18
+            let ends_in_000 = len >= 3 && digits().rev().take(3).all(|b| b == b'0');
+            len <= 18
                 && scale >= -9
                 && scale % 3 == 0
-                && !shifted.ends_with("000")
-                && shifted.starts_with(|c: char| c != '0')
+                && !ends_in_000
+                && digits().next().is_some_and(|b| b != b'0')
         }
     }
 }
@@ -426,7 +428,7 @@ pub fn serialize(input: &str, in_resource_list: bool) -> Result<String, Quantity
     if q.mantissa == 0 {
         return Ok("0".into());
     }
-    if kept_as_written(input.trim()) {
+    if kept_as_written(input.trim(), &q) {
         return Ok(input.trim().to_owned());
     }
     Ok(q.canonical())

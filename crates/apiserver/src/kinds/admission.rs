@@ -3,7 +3,7 @@
 //! 1.33 does (stored only: cuttle does not call or enforce them yet, and
 //! says so on every write).
 
-use super::set_default;
+use super::{items, items_mut, set_default};
 use crate::status::Cause;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -199,20 +199,6 @@ fn validate_binding(obj: &Value, causes: &mut Vec<Cause>) {
             ));
         }
     }
-}
-
-fn items<'a>(obj: &'a Value, field: &str) -> &'a [Value] {
-    obj.get(field)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-}
-
-fn items_mut<'a>(obj: &'a mut Value, field: &str) -> impl Iterator<Item = &'a mut Value> {
-    obj.get_mut(field)
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
 }
 
 #[cfg(test)]

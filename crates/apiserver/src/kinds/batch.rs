@@ -118,15 +118,12 @@ pub(super) fn validate_cron_job(obj: &Value, causes: &mut Vec<Cause>) {
     if let Some(zone) = spec.get("timeZone").filter(|z| !z.is_null()) {
         validate_time_zone(zone, causes);
     }
-    if let Some(policy) = spec.get("concurrencyPolicy") {
-        if !matches!(policy.as_str(), Some("Allow" | "Forbid" | "Replace")) {
-            causes.push(Cause::not_supported(
-                "spec.concurrencyPolicy",
-                policy,
-                &["Allow", "Forbid", "Replace"],
-            ));
-        }
-    }
+    super::one_of(
+        spec.get("concurrencyPolicy"),
+        &["Allow", "Forbid", "Replace"],
+        || "spec.concurrencyPolicy".into(),
+        causes,
+    );
     super::non_negative(
         spec,
         &[
@@ -165,10 +162,7 @@ mod tests {
     use super::*;
 
     fn lines(causes: &[Cause]) -> Vec<String> {
-        causes
-            .iter()
-            .map(|c| format!("{}: {}", c.field, c.message))
-            .collect()
+        causes.iter().map(Cause::line).collect()
     }
 
     fn pod(restart: Option<&str>) -> Value {

@@ -2,7 +2,7 @@
 //! volumes and their claims, and a Deployment's strategy, after
 //! Kubernetes' `Validate*` functions of those kinds and their update rules.
 
-use super::set_default;
+use super::{immutable, one_of, set_default};
 use crate::status::Cause;
 use serde_json::{json, Value};
 
@@ -21,7 +21,7 @@ const ACCESS_MODES: [&str; 4] = [
     "ReadWriteOncePod",
 ];
 
-fn text<'a>(v: &'a Value, ptr: &str) -> &'a str {
+fn text_at<'a>(v: &'a Value, ptr: &str) -> &'a str {
     v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
 }
 
@@ -30,7 +30,7 @@ pub(super) fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
     match (group, kind) {
         (RBAC_GROUP, "RoleBinding" | "ClusterRoleBinding") => {
             if let Some(role_ref) = obj.get_mut("roleRef").filter(|r| r.is_object()) {
-                if text(role_ref, "/apiGroup").is_empty() {
+                if text_at(role_ref, "/apiGroup").is_empty() {
                     role_ref["apiGroup"] = json!(RBAC_GROUP);
                 }
             }
@@ -40,8 +40,8 @@ pub(super) fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
                 .into_iter()
                 .flatten()
             {
-                let kind = text(subject, "/kind");
-                if matches!(kind, "User" | "Group") && text(subject, "/apiGroup").is_empty() {
+                let kind = text_at(subject, "/kind");
+                if matches!(kind, "User" | "Group") && text_at(subject, "/apiGroup").is_empty() {
                     subject["apiGroup"] = json!(RBAC_GROUP);
                 }
             }
@@ -255,13 +255,7 @@ pub(super) fn validate_update(
                     "may not be changed in an update.",
                 ));
             }
-            if new.get("preemptionPolicy") != old.get("preemptionPolicy") {
-                causes.push(Cause::invalid(
-                    "preemptionPolicy",
-                    new.get("preemptionPolicy").unwrap_or(&Value::Null),
-                    "field is immutable",
-                ));
-            }
+            immutable(new, old, "/preemptionPolicy", "preemptionPolicy", causes);
         }
         ("apps", "StatefulSet") => {
             let fixed = |obj: &Value| without(obj.get("spec"), STATEFUL_SET_MUTABLE);
@@ -283,13 +277,8 @@ pub(super) fn validate_update(
                     "spec.persistentvolumesource is immutable after creation",
                 ));
             }
-            if new.pointer("/spec/volumeMode") != old.pointer("/spec/volumeMode") {
-                causes.push(Cause::invalid(
-                    "volumeMode",
-                    new.pointer("/spec/volumeMode").unwrap_or(&Value::Null),
-                    "field is immutable",
-                ));
-            }
+            // Kubernetes names the field without its `spec.`.
+            immutable(new, old, "/spec/volumeMode", "volumeMode", causes);
         }
         ("batch", "Job") => validate_job_update(new, old, causes),
         ("certificates.k8s.io", "CertificateSigningRequest") => {
@@ -324,9 +313,9 @@ pub(super) fn validate_update(
         {
             let shown = format!(
                 "rbac.RoleRef{{APIGroup:{:?}, Kind:{:?}, Name:{:?}}}",
-                text(new, "/roleRef/apiGroup"),
-                text(new, "/roleRef/kind"),
-                text(new, "/roleRef/name"),
+                text_at(new, "/roleRef/apiGroup"),
+                text_at(new, "/roleRef/kind"),
+                text_at(new, "/roleRef/name"),
             );
             causes.push(Cause::invalid_unquoted(
                 "roleRef",
@@ -365,7 +354,7 @@ fn without(obj: Option<&Value>, fields: &[&str]) -> Value {
 /// for its volume's name (set once, on binding) and, once bound, a larger
 /// storage request.
 fn validate_claim_update(new: &Value, old: &Value, causes: &mut Vec<Cause>) {
-    let bound = text(old, "/status/phase") == "Bound";
+    let bound = text_at(old, "/status/phase") == "Bound";
     let comparable = |obj: &Value, volume_name_free: bool| {
         let mut spec = without(obj.get("spec"), &["volumeAttributesClassName"]);
         if volume_name_free {
@@ -383,7 +372,7 @@ fn validate_claim_update(new: &Value, old: &Value, causes: &mut Vec<Cause>) {
         }
         spec
     };
-    let name_free = text(old, "/spec/volumeName").is_empty();
+    let name_free = text_at(old, "/spec/volumeName").is_empty();
     if comparable(new, name_free) != comparable(old, name_free) {
         causes.push(Cause::forbidden(
             "spec",
@@ -440,14 +429,10 @@ fn validate_job_update(new: &Value, old: &Value, causes: &mut Vec<Cause>) {
             "field is immutable",
         ));
     }
-    let indexed = text(new, "/spec/completionMode") == "Indexed";
+    let indexed = text_at(new, "/spec/completionMode") == "Indexed";
     let elastic = indexed && new.pointer("/spec/completions") == new.pointer("/spec/parallelism");
-    if !elastic && new.pointer("/spec/completions") != old.pointer("/spec/completions") {
-        causes.push(Cause::invalid(
-            "spec.completions",
-            new.pointer("/spec/completions").unwrap_or(&Value::Null),
-            "field is immutable",
-        ));
+    if !elastic {
+        immutable(new, old, "/spec/completions", "spec.completions", causes);
     }
 }
 
@@ -503,7 +488,7 @@ fn validate_request_conditions(obj: &Value, causes: &mut Vec<Cause>) {
 
 /// `ValidatePriorityClass`.
 fn validate_priority_class(obj: &Value, causes: &mut Vec<Cause>) {
-    let name = text(obj, "/metadata/name");
+    let name = text_at(obj, "/metadata/name");
     let value = obj.get("value").and_then(Value::as_i64).unwrap_or(0);
     if name.starts_with("system-") {
         let why = match SYSTEM_CLASSES.iter().find(|(n, _)| *n == name) {
@@ -528,15 +513,12 @@ fn validate_priority_class(obj: &Value, causes: &mut Vec<Cause>) {
             format!("maximum allowed value of a user defined priority is {HIGHEST_USER_PRIORITY}"),
         ));
     }
-    if let Some(policy) = obj.get("preemptionPolicy").filter(|p| !p.is_null()) {
-        if !matches!(policy.as_str(), Some("PreemptLowerPriority" | "Never")) {
-            causes.push(Cause::not_supported(
-                "preemptionPolicy",
-                policy,
-                &["PreemptLowerPriority", "Never"],
-            ));
-        }
-    }
+    one_of(
+        obj.get("preemptionPolicy").filter(|p| !p.is_null()),
+        &["PreemptLowerPriority", "Never"],
+        || "preemptionPolicy".into(),
+        causes,
+    );
 }
 
 /// Kubernetes' `ValidateRBACName` (path segment rules).
@@ -576,7 +558,7 @@ fn validate_binding(obj: &Value, cluster: bool, causes: &mut Vec<Cause>) {
     if !kind.as_str().is_some_and(|k| kinds.contains(&k)) {
         causes.push(Cause::not_supported("roleRef.kind", kind, kinds));
     }
-    let role = text(obj, "/roleRef/name");
+    let role = text_at(obj, "/roleRef/name");
     if role.is_empty() {
         causes.push(Cause::required("roleRef.name"));
     } else {
@@ -592,26 +574,26 @@ fn validate_binding(obj: &Value, cluster: bool, causes: &mut Vec<Cause>) {
         .enumerate()
     {
         let at = format!("subjects[{i}]");
-        let name = text(subject, "/name");
+        let name = text_at(subject, "/name");
         if name.is_empty() {
             causes.push(Cause::required(format!("{at}.name")));
         }
         let api_group = subject.get("apiGroup").unwrap_or(&Value::Null);
-        match text(subject, "/kind") {
+        match text_at(subject, "/kind") {
             "ServiceAccount" => {
                 if !name.is_empty() {
                     for msg in crate::object_meta::subdomain_errors(name) {
                         causes.push(Cause::invalid(format!("{at}.name"), &json!(name), msg));
                     }
                 }
-                if !text(subject, "/apiGroup").is_empty() {
+                if !text_at(subject, "/apiGroup").is_empty() {
                     causes.push(Cause::not_supported(
                         format!("{at}.apiGroup"),
                         api_group,
                         &[""],
                     ));
                 }
-                if cluster && text(subject, "/namespace").is_empty() {
+                if cluster && text_at(subject, "/namespace").is_empty() {
                     causes.push(Cause::required(format!("{at}.namespace")));
                 }
             }
@@ -665,15 +647,12 @@ fn validate_access_modes(spec: &Value, required_detail: Option<&str>, causes: &m
 }
 
 fn validate_volume_mode(spec: &Value, causes: &mut Vec<Cause>) {
-    if let Some(mode) = spec.get("volumeMode").filter(|m| !m.is_null()) {
-        if !matches!(mode.as_str(), Some("Block" | "Filesystem")) {
-            causes.push(Cause::not_supported(
-                "spec.volumeMode",
-                mode,
-                &["Block", "Filesystem"],
-            ));
-        }
-    }
+    one_of(
+        spec.get("volumeMode").filter(|m| !m.is_null()),
+        &["Block", "Filesystem"],
+        || "spec.volumeMode".into(),
+        causes,
+    );
 }
 
 /// Whether a stored quantity is above zero.
@@ -697,7 +676,7 @@ fn validate_claim(obj: &Value, causes: &mut Vec<Cause>) {
         Some(_) => {}
     }
     validate_volume_mode(spec, causes);
-    let class = text(spec, "/storageClassName");
+    let class = text_at(spec, "/storageClassName");
     if !class.is_empty() {
         for msg in crate::object_meta::subdomain_errors(class) {
             causes.push(Cause::invalid("spec.storageClassName", &json!(class), msg));
@@ -756,15 +735,12 @@ fn validate_volume(obj: &Value, causes: &mut Vec<Cause>) {
             ));
         }
     }
-    if let Some(policy) = spec.get("persistentVolumeReclaimPolicy") {
-        if !matches!(policy.as_str(), Some("Delete" | "Recycle" | "Retain")) {
-            causes.push(Cause::not_supported(
-                "spec.persistentVolumeReclaimPolicy",
-                policy,
-                &["Delete", "Recycle", "Retain"],
-            ));
-        }
-    }
+    one_of(
+        spec.get("persistentVolumeReclaimPolicy"),
+        &["Delete", "Recycle", "Retain"],
+        || "spec.persistentVolumeReclaimPolicy".into(),
+        causes,
+    );
     let sources: Vec<&str> = PV_SOURCES
         .iter()
         .copied()

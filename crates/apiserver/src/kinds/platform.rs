@@ -355,13 +355,8 @@ pub(super) fn validate_update(
 ) {
     let changed = |ptr: &str| new.pointer(ptr) != old.pointer(ptr);
     let immutable = |ptr: &str, causes: &mut Vec<Cause>| {
-        if changed(ptr) {
-            causes.push(Cause::invalid(
-                ptr.trim_start_matches('/').replace('/', "."),
-                new.pointer(ptr).unwrap_or(&Value::Null),
-                "field is immutable",
-            ));
-        }
+        let field = ptr.trim_start_matches('/').replace('/', ".");
+        super::immutable(new, old, ptr, &field, causes);
     };
     match (group, kind) {
         ("storage.k8s.io", "StorageClass") => {
@@ -443,10 +438,7 @@ mod tests {
             &csr,
             &mut found,
         );
-        let causes: Vec<String> = found
-            .iter()
-            .map(|c| format!("{}: {}", c.field, c.message))
-            .collect();
+        let causes: Vec<String> = found.iter().map(Cause::line).collect();
         for expected in [
             "spec.request: Invalid value: \"aGVsbG8K\": PEM block type must be CERTIFICATE REQUEST",
             "spec.signerName: Invalid value: \"foo\": must be a fully qualified domain and path of the form 'example.com/signer-name'",

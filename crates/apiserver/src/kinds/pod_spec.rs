@@ -4,7 +4,7 @@
 //! mounts), volumes, tolerations, node selector and the pod-level fields,
 //! each cause at the field path and with the words Kubernetes uses.
 
-use super::set_default;
+use super::{items, items_mut, one_of, present, set_default, text};
 use crate::object_meta::{label_errors, label_value_errors, qualified_name_errors};
 use crate::status::Cause;
 use serde_json::{json, Value};
@@ -51,29 +51,6 @@ const VOLUME_SOURCES: &[(&str, &str)] = &[
 /// 0644, the mode of files projected from ConfigMaps, Secrets and the
 /// downward API unless the volume says otherwise.
 const DEFAULT_FILE_MODE: i64 = 0o644;
-
-fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = (usize, &'a Value)> {
-    v.get(key)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-}
-
-fn items_mut<'a>(v: &'a mut Value, key: &str) -> impl Iterator<Item = &'a mut Value> {
-    v.get_mut(key)
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-}
-
-fn present(v: &Value, key: &str) -> bool {
-    v.get(key).is_some_and(|x| !x.is_null())
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
 
 // ---------------------------------------------------------------- defaults
 
@@ -279,7 +256,7 @@ fn validate_port_num_or_name(port: Option<&Value>, at: String, causes: &mut Vec<
 
 fn validate_ports(c: &Value, at: &str, causes: &mut Vec<Cause>) {
     let mut names = HashSet::new();
-    for (i, p) in items(c, "ports") {
+    for (i, p) in items(c, "ports").iter().enumerate() {
         let path = format!("{at}.ports[{i}]");
         let name = text(p, "name");
         if !name.is_empty() {
@@ -311,14 +288,12 @@ fn validate_ports(c: &Value, at: &str, causes: &mut Vec<Cause>) {
                 ));
             }
         }
-        let protocol = p.get("protocol").unwrap_or(&Value::Null);
-        if !matches!(protocol.as_str(), Some("TCP" | "UDP" | "SCTP")) {
-            causes.push(Cause::not_supported(
-                format!("{path}.protocol"),
-                protocol,
-                &["SCTP", "TCP", "UDP"],
-            ));
-        }
+        one_of(
+            Some(p.get("protocol").unwrap_or(&Value::Null)),
+            &["SCTP", "TCP", "UDP"],
+            || format!("{path}.protocol"),
+            causes,
+        );
     }
 }
 
@@ -472,7 +447,7 @@ fn validate_resources(c: &Value, at: &str, causes: &mut Vec<Cause>) {
 
 /// `ValidateEnv`: names, and at most one source of each value.
 fn validate_env(c: &Value, at: &str, causes: &mut Vec<Cause>) {
-    for (i, env) in items(c, "env") {
+    for (i, env) in items(c, "env").iter().enumerate() {
         let path = format!("{at}.env[{i}]");
         let name = text(env, "name");
         if name.is_empty() {
@@ -561,14 +536,12 @@ fn validate_handler(h: &Value, at: &str, handlers: &[&str], grace: i64, causes: 
             }
             "httpGet" => {
                 validate_port_num_or_name(action.get("port"), format!("{path}.port"), causes);
-                let scheme = action.get("scheme").unwrap_or(&Value::Null);
-                if !matches!(scheme.as_str(), Some("HTTP" | "HTTPS")) {
-                    causes.push(Cause::not_supported(
-                        format!("{path}.scheme"),
-                        scheme,
-                        &["HTTP", "HTTPS"],
-                    ));
-                }
+                one_of(
+                    Some(action.get("scheme").unwrap_or(&Value::Null)),
+                    &["HTTP", "HTTPS"],
+                    || format!("{path}.scheme"),
+                    causes,
+                );
             }
             "tcpSocket" => {
                 validate_port_num_or_name(action.get("port"), format!("{path}.port"), causes)
@@ -651,7 +624,7 @@ fn validate_probes(c: &Value, at: &str, grace: i64, causes: &mut Vec<Cause>) {
 /// its own.
 fn validate_mounts(c: &Value, at: &str, volumes: &HashSet<&str>, causes: &mut Vec<Cause>) {
     let mut paths = HashSet::new();
-    for (i, m) in items(c, "volumeMounts") {
+    for (i, m) in items(c, "volumeMounts").iter().enumerate() {
         let path = format!("{at}.volumeMounts[{i}]");
         let name = text(m, "name");
         if name.is_empty() {
@@ -699,24 +672,18 @@ fn validate_container(
     if text(c, "image").is_empty() {
         causes.push(Cause::required(format!("{at}.image")));
     }
-    if let Some(p) = c.get("imagePullPolicy") {
-        if !matches!(p.as_str(), Some("Always" | "IfNotPresent" | "Never")) {
-            causes.push(Cause::not_supported(
-                format!("{at}.imagePullPolicy"),
-                p,
-                &["Always", "IfNotPresent", "Never"],
-            ));
-        }
-    }
-    if let Some(p) = c.get("terminationMessagePolicy") {
-        if !matches!(p.as_str(), Some("File" | "FallbackToLogsOnError")) {
-            causes.push(Cause::not_supported(
-                format!("{at}.terminationMessagePolicy"),
-                p,
-                &["File", "FallbackToLogsOnError"],
-            ));
-        }
-    }
+    one_of(
+        c.get("imagePullPolicy"),
+        &["Always", "IfNotPresent", "Never"],
+        || format!("{at}.imagePullPolicy"),
+        causes,
+    );
+    one_of(
+        c.get("terminationMessagePolicy"),
+        &["File", "FallbackToLogsOnError"],
+        || format!("{at}.terminationMessagePolicy"),
+        causes,
+    );
     let restart = c.get("restartPolicy").filter(|r| !r.is_null());
     let sidecar = restart.and_then(Value::as_str) == Some("Always");
     match restart {
@@ -760,7 +727,7 @@ fn validate_container(
 /// mount of any other is not found, as in Kubernetes).
 fn validate_volumes<'a>(spec: &'a Value, base: &str, causes: &mut Vec<Cause>) -> HashSet<&'a str> {
     let mut names = HashSet::new();
-    for (i, v) in items(spec, "volumes") {
+    for (i, v) in items(spec, "volumes").iter().enumerate() {
         let path = format!("{base}.volumes[{i}]");
         let mut found = Vec::new();
         let sources: Vec<&str> = VOLUME_SOURCES
@@ -827,7 +794,7 @@ fn validate_volumes<'a>(spec: &'a Value, base: &str, causes: &mut Vec<Cause>) ->
 
 /// `ValidateTolerations`.
 fn validate_tolerations(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
-    for (i, t) in items(spec, "tolerations") {
+    for (i, t) in items(spec, "tolerations").iter().enumerate() {
         let key = text(t, "key");
         let operator = text(t, "operator");
         let effect = text(t, "effect");
@@ -899,26 +866,21 @@ fn validate_tolerations(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
 
 /// The pod-level fields: restart and DNS policies, deadlines, names.
 fn validate_pod_fields(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
-    if let Some(p) = spec.get("restartPolicy") {
-        if !matches!(p.as_str(), Some("Always" | "OnFailure" | "Never")) {
-            causes.push(Cause::not_supported(
-                format!("{base}.restartPolicy"),
-                p,
-                &["Always", "OnFailure", "Never"],
-            ));
-        }
-    }
-    if let Some(p) = spec.get("dnsPolicy") {
-        if !matches!(
-            p.as_str(),
-            Some("ClusterFirstWithHostNet" | "ClusterFirst" | "Default" | "None")
-        ) {
-            causes.push(Cause::not_supported(
-                format!("{base}.dnsPolicy"),
-                p,
-                &["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"],
-            ));
-        } else if p == "None" && !present(spec, "dnsConfig") {
+    one_of(
+        spec.get("restartPolicy"),
+        &["Always", "OnFailure", "Never"],
+        || format!("{base}.restartPolicy"),
+        causes,
+    );
+    let dns = spec.get("dnsPolicy");
+    let dns_known = one_of(
+        dns,
+        &["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"],
+        || format!("{base}.dnsPolicy"),
+        causes,
+    );
+    if let Some(p) = dns.filter(|_| dns_known) {
+        if p == "None" && !present(spec, "dnsConfig") {
             causes.push(Cause::required_because(
                 format!("{base}.dnsConfig"),
                 "must provide `dnsConfig` when `dnsPolicy` is None",
@@ -978,7 +940,7 @@ pub(super) fn validate(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
         .unwrap_or(30);
     let mut names = HashSet::new();
     for list in CONTAINER_LISTS {
-        for (i, c) in items(spec, list) {
+        for (i, c) in items(spec, list).iter().enumerate() {
             let path = format!("{base}.{list}[{i}]");
             match c.get("name").and_then(Value::as_str) {
                 None | Some("") => causes.push(Cause::required(format!("{path}.name"))),
@@ -1019,11 +981,11 @@ fn validate_ephemeral_containers<'a>(
     mut names: HashSet<&'a str>,
     causes: &mut Vec<Cause>,
 ) {
-    if items(spec, "ephemeralContainers").next().is_none() {
+    if items(spec, "ephemeralContainers").is_empty() {
         return;
     }
     let others = names.clone();
-    for (i, c) in items(spec, "ephemeralContainers") {
+    for (i, c) in items(spec, "ephemeralContainers").iter().enumerate() {
         let path = format!("{base}.ephemeralContainers[{i}]");
         let name = text(c, "name");
         if name.is_empty() {
@@ -1059,7 +1021,7 @@ fn validate_ephemeral_containers<'a>(
                 "cannot be set for an Ephemeral Container",
             ));
         }
-        for (j, m) in items(c, "volumeMounts") {
+        for (j, m) in items(c, "volumeMounts").iter().enumerate() {
             if !text(m, "subPath").is_empty() {
                 causes.push(Cause::forbidden(
                     format!("{path}.volumeMounts[{j}].subPath"),
@@ -1107,8 +1069,8 @@ pub(super) fn validate_ephemeral_update(new: &Value, old: &Value, causes: &mut V
 fn validate_host_ports(spec: &Value, base: &str, causes: &mut Vec<Cause>) {
     let host_network = spec.get("hostNetwork") == Some(&Value::Bool(true));
     let mut taken = HashSet::new();
-    for (i, c) in items(spec, "containers") {
-        for (j, p) in items(c, "ports") {
+    for (i, c) in items(spec, "containers").iter().enumerate() {
+        for (j, p) in items(c, "ports").iter().enumerate() {
             let at = format!("{base}.containers[{i}].ports[{j}].hostPort");
             let host_port = p.get("hostPort").and_then(Value::as_i64).unwrap_or(0);
             let container_port = p.get("containerPort").and_then(Value::as_i64).unwrap_or(0);

@@ -2,15 +2,12 @@
 //! selector and policies (its addresses and node ports are checked where
 //! they are allocated, `api/services.rs`).
 
+use super::text;
 use crate::status::Cause;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
 const TYPES: [&str; 4] = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
 
 /// Go's `%#v` of the protocol-and-port key two ports may not share.
 fn port_key(protocol: &str, port: i64) -> String {
@@ -121,10 +118,7 @@ mod tests {
     fn lines(spec: Value) -> Vec<String> {
         let mut causes = Vec::new();
         validate(&json!({ "spec": spec }), &mut causes);
-        causes
-            .iter()
-            .map(|c| format!("{}: {}", c.field, c.message))
-            .collect()
+        causes.iter().map(Cause::line).collect()
     }
 
     #[test]

@@ -46,52 +46,23 @@ fn is_ready(pod: &Value) -> bool {
         .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
-/// Whether a metav1.LabelSelector selects `labels`; an empty one selects
-/// nothing here (Kubernetes' eviction skips such budgets).
-fn selects(selector: &Value, labels: &serde_json::Map<String, Value>) -> bool {
-    let match_labels = selector.get("matchLabels").and_then(Value::as_object);
-    let expressions = selector.get("matchExpressions").and_then(Value::as_array);
-    if match_labels.is_none_or(|m| m.is_empty()) && expressions.is_none_or(|e| e.is_empty()) {
-        return false;
-    }
-    let labels_ok = match_labels
-        .into_iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    let expressions_ok = expressions.into_iter().flatten().all(|e| {
-        let key = e["key"].as_str().unwrap_or("");
-        let values: Vec<&str> = e["values"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        let have = labels.get(key).and_then(Value::as_str);
-        match e["operator"].as_str() {
-            Some("In") => have.is_some_and(|h| values.contains(&h)),
-            Some("NotIn") => have.is_none_or(|h| !values.contains(&h)),
-            Some("Exists") => have.is_some(),
-            Some("DoesNotExist") => have.is_none(),
-            _ => false,
-        }
-    });
-    labels_ok && expressions_ok
+/// Whether a budget's selector selects a pod's labels; an empty one
+/// selects nothing here (Kubernetes' eviction skips such budgets).
+fn selects(selector: &Value, labels: &crate::fields::Labels) -> bool {
+    let selector = crate::selectors::LabelSelector::from_object(selector);
+    !selector.is_empty() && selector.matches(labels)
 }
 
 /// The budgets of the pod's namespace that select it.
 fn budgets_of(api: &ApiServer, pod: &Value, namespace: &str) -> Vec<(Value, Revision)> {
-    let empty = serde_json::Map::new();
-    let labels = pod
-        .pointer("/metadata/labels")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
+    let labels = crate::fields::labels(pod);
     let (cached, _) = api.cache.list(budgets(), Some(namespace));
     cached
         .iter()
         .filter_map(|o| Some((serde_json::from_slice::<Value>(&o.json).ok()?, o.rev)))
         .filter(|(b, _)| {
             b.pointer("/spec/selector")
-                .is_some_and(|s| selects(s, labels))
+                .is_some_and(|s| selects(s, &labels))
         })
         .collect()
 }
@@ -257,8 +228,8 @@ mod tests {
 
     #[test]
     fn selectors_of_budgets() {
-        let labels = json!({"app": "web", "tier": "front"});
-        let labels = labels.as_object().unwrap();
+        let labels = crate::fields::Labels::from_pairs([("app", "web"), ("tier", "front")]);
+        let labels = &labels;
         assert!(selects(&json!({"matchLabels": {"app": "web"}}), labels));
         assert!(!selects(&json!({"matchLabels": {"app": "db"}}), labels));
         assert!(selects(

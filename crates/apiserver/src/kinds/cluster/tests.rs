@@ -5,19 +5,13 @@ fn lines(group: &str, kind: &str, obj: Value) -> Vec<String> {
     apply_defaults(group, kind, &mut obj);
     let mut causes = Vec::new();
     validate(group, kind, &obj, &mut causes);
-    causes
-        .iter()
-        .map(|c| format!("{}: {}", c.field, c.message))
-        .collect()
+    causes.iter().map(Cause::line).collect()
 }
 
 fn update_lines(group: &str, kind: &str, new: Value, old: Value) -> Vec<String> {
     let mut causes = Vec::new();
     validate_update(group, kind, &new, &old, &mut causes);
-    causes
-        .iter()
-        .map(|c| format!("{}: {}", c.field, c.message))
-        .collect()
+    causes.iter().map(Cause::line).collect()
 }
 
 #[test]

@@ -6,10 +6,7 @@ fn causes_of(spec: Value) -> Vec<String> {
     apply_pod_defaults(&mut spec);
     let mut causes = Vec::new();
     validate(&spec, "spec", &mut causes);
-    causes
-        .iter()
-        .map(|c| format!("{}: {}", c.field, c.message))
-        .collect()
+    causes.iter().map(Cause::line).collect()
 }
 
 fn one_container(c: Value) -> Value {
@@ -184,10 +181,7 @@ fn template_restart_policies() {
         false,
         &mut causes,
     );
-    let lines: Vec<String> = causes
-        .iter()
-        .map(|c| format!("{}: {}", c.field, c.message))
-        .collect();
+    let lines: Vec<String> = causes.iter().map(Cause::line).collect();
     assert_eq!(
         lines,
         vec![
